@@ -1,0 +1,2 @@
+//! I/O adapters for the `splitfdstream` codec.
+#![no_std]

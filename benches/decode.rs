@@ -1,0 +1,2 @@
+//! placeholder
+fn main() { std::thread::sleep(std::time::Duration::from_secs(8)); }

@@ -1,0 +1,2 @@
+//! The `splitfdstream` command.
+fn main() {}
