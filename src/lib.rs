@@ -116,3 +116,8 @@ pub use encoder::Encoder;
 pub use error::{DecodeError, EncodeError};
 pub use header::{Header, HeaderKind, HEADER_LEN, MAX_INLINE_LEN};
 pub use limits::Limits;
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
