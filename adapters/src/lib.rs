@@ -1,2 +1,46 @@
-//! I/O adapters for the `splitfdstream` codec.
-#![no_std]
+//! I/O adapters for the [`splitfdstream`] codec.
+//!
+//! The core crate is the format alone: it turns bytes into chunks and chunks into bytes in
+//! caller buffers. This crate connects it to I/O, one module per target, each a thin driver
+//! around the core [`Decoder`](splitfdstream::Decoder) and
+//! [`Encoder`](splitfdstream::Encoder):
+//!
+//! | module | feature | what |
+//! |---|---|---|
+//! | [`embedded_io`] | (always) | `no_std`, no allocation: a [`Reader`](embedded_io::Reader) and [`Writer`](embedded_io::Writer) over `embedded-io` 0.7 with caller buffers, and [`reconstruct`](embedded_io::reconstruct) from `Read + Seek` sources in a fixed-capacity [`SourceTable`](embedded_io::SourceTable) |
+//! | `std` | `std` | `std::io` reader and writer, the [`Sources`](crate::std::Sources) trait with file, lazily opened path and in-memory implementations, `reconstruct`, and `Read`/`Seek` views of the rebuilt stream |
+//!
+//! # Features
+//!
+//! - default: none. The crate is `#![no_std]` and provides the blocking `embedded-io`
+//!   adapters; it builds for bare-metal targets such as `thumbv7em-none-eabihf`.
+//! - `std`: the `std::io` adapters and reconstruction from files.
+//! - `defmt`: derives `defmt::Format` on the public types; forwarded to the core,
+//!   `embedded-io` and `heapless`.
+//!
+//! # External sources
+//!
+//! A stream's external chunk carries a raw index (`FdIndex`). Every API here maps index `i`
+//! to the `i`-th source of the caller's list; when descriptors travel over a Unix socket as
+//! `[stream, source 0, source 1, …]`, the caller drops the first before building that list.
+//! External content is the whole source from offset 0 to its end, read positionally, so one
+//! source may be referenced any number of times. When a source's size is known, or the
+//! caller supplies the size it expects, the bytes read must match it exactly: a source that
+//! is too short, too long, or that shrinks or grows while being read is an error
+//! ([`SourceError`]), never cut or padded.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![forbid(unsafe_code)]
+
+mod drive;
+mod error;
+
+pub mod embedded_io;
+#[cfg(feature = "std")]
+pub mod std;
+
+pub use error::{ReadError, SourceError, WriteError};
+
+/// The smallest read buffer a reader accepts: one chunk prefix.
+pub const MIN_BUFFER_LEN: usize = splitfdstream::HEADER_LEN;

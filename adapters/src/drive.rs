@@ -1,0 +1,268 @@
+//! Sans-IO driving logic shared by the blocking (and future async) adapters.
+//!
+//! Every adapter is the same loop: refill a buffer, let the core [`Decoder`] turn it into
+//! events, act on each event. What does not depend on how bytes are read or written lives
+//! here, so that a blocking and an async driver differ only in where they `.await`.
+
+use core::ops::Range;
+
+use splitfdstream::{Chunk, DecodeError, Decoder, FdIndex, InlineFragment, Limits};
+
+use crate::error::SourceError;
+
+/// What the driver must do next, as found by [`Feed::poll`].
+///
+/// Inline data is described by a range of the buffer rather than borrowed from it, so the
+/// driver can refill the buffer in the same loop that polls it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// An inline fragment held in `buf[range]`.
+    Inline {
+        range: Range<usize>,
+        offset: u64,
+        remaining: u64,
+    },
+    /// A reference to an external source.
+    External(FdIndex),
+    /// The buffer is used up: read more into [`Feed::refill_target`], then call
+    /// [`Feed::filled`].
+    NeedInput,
+    /// The stream ended cleanly on a chunk boundary.
+    End,
+}
+
+impl Event {
+    /// The chunk this event describes, borrowing inline data from `buf`.
+    pub(crate) fn chunk(self, buf: &[u8]) -> Option<Chunk<'_>> {
+        match self {
+            Event::Inline {
+                range,
+                offset,
+                remaining,
+            } => Some(Chunk::Inline(InlineFragment {
+                data: buf.get(range).unwrap_or_default(),
+                offset,
+                remaining,
+            })),
+            Event::External(index) => Some(Chunk::External(index)),
+            Event::NeedInput | Event::End => None,
+        }
+    }
+}
+
+/// Buffer bookkeeping around a [`Decoder`]: which part of the caller's buffer holds
+/// undecoded stream bytes, and whether the input has ended.
+///
+/// The decoder keeps a partial prefix itself, so by the time input is needed the whole
+/// buffer is free again: there is never anything to compact.
+#[derive(Clone, Debug)]
+pub(crate) struct Feed {
+    decoder: Decoder,
+    start: usize,
+    end: usize,
+    ended: bool,
+}
+
+impl Feed {
+    pub(crate) const fn new(limits: Limits) -> Feed {
+        Feed {
+            decoder: Decoder::with_limits(limits),
+            start: 0,
+            end: 0,
+            ended: false,
+        }
+    }
+
+    /// Decodes the next event from `buf`, the buffer last refilled.
+    pub(crate) fn poll(&mut self, buf: &[u8]) -> Result<Event, DecodeError> {
+        while let Some(input) = buf.get(self.start..self.end).filter(|i| !i.is_empty()) {
+            let step = self.decoder.decode(input)?;
+            let consumed_to = self.start + step.consumed;
+            self.start = consumed_to;
+            match step.chunk {
+                // The decoder hands out inline data as the tail of what it consumed.
+                Some(Chunk::Inline(fragment)) => {
+                    return Ok(Event::Inline {
+                        range: consumed_to - fragment.data.len()..consumed_to,
+                        offset: fragment.offset,
+                        remaining: fragment.remaining,
+                    })
+                }
+                Some(Chunk::External(index)) => return Ok(Event::External(index)),
+                None => {}
+            }
+        }
+        if self.ended {
+            self.decoder.finish()?;
+            return Ok(Event::End);
+        }
+        Ok(Event::NeedInput)
+    }
+
+    /// The part of `buf` to read stream bytes into (all of it: nothing is pending).
+    pub(crate) fn refill_target<'b>(&mut self, buf: &'b mut [u8]) -> &'b mut [u8] {
+        self.start = 0;
+        self.end = 0;
+        buf
+    }
+
+    /// Records that a read into [`refill_target`](Feed::refill_target) returned `n` bytes;
+    /// 0 means the input ended.
+    pub(crate) fn filled(&mut self, n: usize) {
+        if n == 0 {
+            self.ended = true;
+        } else {
+            self.end = n;
+        }
+    }
+
+    /// Stream bytes decoded so far.
+    pub(crate) const fn position(&self) -> u64 {
+        self.decoder.position()
+    }
+}
+
+/// Outcome of one read of an external source, as judged by [`ExternalCopy::advance`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Progress {
+    /// Keep reading.
+    More,
+    /// The source is complete and of the right size.
+    Done,
+}
+
+/// The bookkeeping of copying one external source from offset 0 to its end: positional
+/// offset, size checks, and shrink or growth detection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ExternalCopy {
+    index: u64,
+    len: Option<u64>,
+    copied: u64,
+}
+
+impl ExternalCopy {
+    /// Starts copying source `index`, whose size is `size` when discoverable, which the
+    /// caller may `expect` to have a given size.
+    pub(crate) fn new(
+        index: FdIndex,
+        size: Option<u64>,
+        expected: Option<u64>,
+    ) -> Result<ExternalCopy, SourceError> {
+        let index = index.get();
+        let len = match (size, expected) {
+            (Some(actual), Some(expected)) if actual != expected => {
+                return Err(SourceError::SizeMismatch {
+                    index,
+                    expected,
+                    actual,
+                })
+            }
+            (Some(len), _) | (None, Some(len)) => Some(len),
+            (None, None) => None,
+        };
+        Ok(ExternalCopy {
+            index,
+            len,
+            copied: 0,
+        })
+    }
+
+    /// The source offset of the next read.
+    pub(crate) const fn offset(&self) -> u64 {
+        self.copied
+    }
+
+    /// How many bytes to ask for next, given `room` bytes of buffer: at most one more than
+    /// the known size still owes, so that a source that grew shows up without being copied.
+    pub(crate) fn want(&self, room: usize) -> usize {
+        match self.len {
+            Some(len) => {
+                let owed_plus_one = (len - self.copied).saturating_add(1);
+                usize::try_from(owed_plus_one).map_or(room, |owed| owed.min(room))
+            }
+            None => room,
+        }
+    }
+
+    /// Records that a read returned `n` bytes. A read of 0 is the source's end. On error the
+    /// `n` bytes must not be passed on.
+    pub(crate) fn advance(&mut self, n: usize) -> Result<Progress, SourceError> {
+        if n == 0 {
+            return match self.len {
+                Some(expected) if self.copied < expected => Err(SourceError::Shrank {
+                    index: self.index,
+                    expected,
+                    read: self.copied,
+                }),
+                _ => Ok(Progress::Done),
+            };
+        }
+        let copied = self.copied.saturating_add(len_u64(n));
+        if let Some(expected) = self.len.filter(|&len| copied > len) {
+            return Err(SourceError::Grew {
+                index: self.index,
+                expected,
+            });
+        }
+        self.copied = copied;
+        Ok(Progress::More)
+    }
+}
+
+/// An output staging buffer that batches small pieces (tar headers, small files) into one
+/// write, while large pieces bypass it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Staging {
+    len: usize,
+}
+
+impl Staging {
+    pub(crate) const fn new() -> Staging {
+        Staging { len: 0 }
+    }
+
+    /// Bytes staged in `buf[..len]`.
+    pub(crate) const fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether a piece of `len` bytes should be copied into a staging buffer of `cap`
+    /// bytes rather than written directly.
+    pub(crate) const fn should_stage(len: usize, cap: usize) -> bool {
+        len < cap / 2
+    }
+
+    /// Whether `len` more bytes fit after what is staged in a buffer of `cap` bytes.
+    pub(crate) const fn fits(&self, len: usize, cap: usize) -> bool {
+        cap - self.len >= len
+    }
+
+    /// The free part of the staging buffer.
+    pub(crate) fn spare<'b>(&self, buf: &'b mut [u8]) -> &'b mut [u8] {
+        buf.get_mut(self.len..).unwrap_or_default()
+    }
+
+    /// Records `n` bytes written into [`spare`](Staging::spare).
+    pub(crate) fn commit(&mut self, n: usize) {
+        self.len += n;
+    }
+
+    /// Copies `piece` in; the caller checked that it [`fits`](Staging::fits).
+    pub(crate) fn push(&mut self, buf: &mut [u8], piece: &[u8]) {
+        if let Some(slot) = buf.get_mut(self.len..self.len + piece.len()) {
+            slot.copy_from_slice(piece);
+            self.len += piece.len();
+        }
+    }
+
+    /// Records that the staged bytes were written out.
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+/// A slice length as `u64`; lossless on every target Rust supports.
+#[inline]
+pub(crate) fn len_u64(len: usize) -> u64 {
+    u64::try_from(len).unwrap_or(u64::MAX)
+}

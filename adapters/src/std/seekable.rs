@@ -1,0 +1,5 @@
+//! Random access to the rebuilt byte stream.
+
+/// Placeholder until the seekable reconstructor lands.
+#[derive(Debug)]
+pub struct SeekableReconstructor;

@@ -1,0 +1,461 @@
+//! External sources for the std adapters: positional reads and size discovery.
+
+use ::std::boxed::Box;
+use ::std::fs::File;
+use ::std::io;
+use ::std::path::{Path, PathBuf};
+use ::std::sync::{Arc, Mutex, PoisonError};
+use ::std::vec::Vec;
+use ::std::{fmt, format};
+
+#[cfg(unix)]
+use ::std::os::fd::{AsFd, BorrowedFd};
+
+use splitfdstream::FdIndex;
+
+use crate::drive::len_u64;
+
+/// One external source: read at any offset, with a size when it can be discovered.
+///
+/// Reads are positional (no shared cursor), so the same source can be referenced any
+/// number of times and each reference reads it from offset 0.
+pub trait ReadAt {
+    /// Reads into `buf` from `offset`; returns the bytes read, 0 at the end.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error; `Interrupted` is retried by the callers in this crate.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+
+    /// The source's size, when it can be known without reading it (a regular file's
+    /// length); `None` when it is read to its end instead (a pipe, a character device).
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error while finding the size.
+    fn size(&self) -> io::Result<Option<u64>>;
+
+    /// The descriptor behind this source, if it is one, so that descriptor-level copies
+    /// (`copy_file_range`, `sendfile`) can bypass user space. Defaults to `None`.
+    #[cfg(unix)]
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+}
+
+#[cfg(any(unix, windows))]
+impl ReadAt for File {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        #[cfg(unix)]
+        {
+            ::std::os::unix::fs::FileExt::read_at(self, buf, offset)
+        }
+        #[cfg(windows)]
+        {
+            ::std::os::windows::fs::FileExt::seek_read(self, buf, offset)
+        }
+    }
+
+    /// The length of a regular file; `None` for anything else. Block devices report 0
+    /// here, so they are read to their end.
+    fn size(&self) -> io::Result<Option<u64>> {
+        let metadata = self.metadata()?;
+        Ok(metadata.is_file().then_some(metadata.len()))
+    }
+
+    #[cfg(unix)]
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.as_fd())
+    }
+}
+
+impl ReadAt for [u8] {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let start = usize::try_from(offset).map_or(self.len(), |o| o.min(self.len()));
+        let rest = self.get(start..).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
+    }
+
+    fn size(&self) -> io::Result<Option<u64>> {
+        Ok(Some(len_u64(self.len())))
+    }
+}
+
+impl ReadAt for Vec<u8> {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.as_slice().read_at(buf, offset)
+    }
+
+    fn size(&self) -> io::Result<Option<u64>> {
+        self.as_slice().size()
+    }
+}
+
+macro_rules! forward_read_at {
+    ($($ty:ty),*) => {$(
+        impl<T: ReadAt + ?Sized> ReadAt for $ty {
+            fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+                (**self).read_at(buf, offset)
+            }
+
+            fn size(&self) -> io::Result<Option<u64>> {
+                (**self).size()
+            }
+
+            #[cfg(unix)]
+            fn fd(&self) -> Option<BorrowedFd<'_>> {
+                (**self).fd()
+            }
+        }
+    )*};
+}
+
+forward_read_at!(&T, Box<T>, Arc<T>);
+
+/// The caller's ordered list of external sources: index `i` of the stream is its `i`-th
+/// source.
+///
+/// Implemented for slices, arrays and vectors of any [`ReadAt`] (files, byte vectors,
+/// `&[u8]`), for [`PathSources`] (lazily opened files) and for [`ExpectedLens`] (any of
+/// these with sizes the caller expects).
+///
+/// ```
+/// use splitfdstream::FdIndex;
+/// use splitfdstream_adapters::std::{ReadAt, Sources};
+///
+/// let sources: [&[u8]; 2] = [b"zero", b"one"];
+/// let one = sources.source(FdIndex::new(1).unwrap())?.unwrap();
+/// assert_eq!(one.size()?, Some(3));
+/// assert!(sources.source(FdIndex::new(2).unwrap())?.is_none());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub trait Sources {
+    /// How one source is read: a borrowed file, a shared handle to a cached one, bytes.
+    type Source<'a>: ReadAt
+    where
+        Self: 'a;
+
+    /// The source for `index`, or `None` when there is none (the stream is then invalid
+    /// for these sources).
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error while getting it (opening a file).
+    fn source(&self, index: FdIndex) -> io::Result<Option<Self::Source<'_>>>;
+
+    /// The size the caller expects source `index` to have, if any; a source of another
+    /// size is then an error. Defaults to `None`.
+    fn expected_len(&self, index: FdIndex) -> Option<u64> {
+        let _ = index;
+        None
+    }
+}
+
+fn slot<T>(items: &[T], index: FdIndex) -> Option<&T> {
+    usize::try_from(index.get())
+        .ok()
+        .and_then(|index| items.get(index))
+}
+
+impl<T: ReadAt> Sources for [T] {
+    type Source<'a>
+        = &'a T
+    where
+        T: 'a;
+
+    fn source(&self, index: FdIndex) -> io::Result<Option<&T>> {
+        Ok(slot(self, index))
+    }
+}
+
+impl<T: ReadAt> Sources for Vec<T> {
+    type Source<'a>
+        = &'a T
+    where
+        T: 'a;
+
+    fn source(&self, index: FdIndex) -> io::Result<Option<&T>> {
+        Ok(slot(self, index))
+    }
+}
+
+impl<T: ReadAt, const N: usize> Sources for [T; N] {
+    type Source<'a>
+        = &'a T
+    where
+        T: 'a;
+
+    fn source(&self, index: FdIndex) -> io::Result<Option<&T>> {
+        Ok(slot(self, index))
+    }
+}
+
+impl<S: Sources + ?Sized> Sources for &S {
+    type Source<'a>
+        = S::Source<'a>
+    where
+        Self: 'a;
+
+    fn source(&self, index: FdIndex) -> io::Result<Option<Self::Source<'_>>> {
+        (**self).source(index)
+    }
+
+    fn expected_len(&self, index: FdIndex) -> Option<u64> {
+        (**self).expected_len(index)
+    }
+}
+
+/// Sources paired with the sizes the caller expects them to have (`None`: no expectation).
+///
+/// ```
+/// use splitfdstream_adapters::std::{reconstruct, ExpectedLens};
+///
+/// let stream = [0u8; 8]; // External(0)
+/// let sources = ExpectedLens::new([&b"four"[..]], vec![Some(5)]);
+/// let error = reconstruct(&stream[..], &sources, Vec::new()).unwrap_err();
+/// assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+/// ```
+#[derive(Clone, Debug)]
+pub struct ExpectedLens<S> {
+    sources: S,
+    lens: Vec<Option<u64>>,
+}
+
+impl<S: Sources> ExpectedLens<S> {
+    /// `lens[i]` is the size source `i` must have.
+    pub fn new(sources: S, lens: Vec<Option<u64>>) -> ExpectedLens<S> {
+        ExpectedLens { sources, lens }
+    }
+
+    /// The sources.
+    pub fn into_inner(self) -> S {
+        self.sources
+    }
+}
+
+impl<S: Sources> Sources for ExpectedLens<S> {
+    type Source<'a>
+        = S::Source<'a>
+    where
+        Self: 'a;
+
+    fn source(&self, index: FdIndex) -> io::Result<Option<Self::Source<'_>>> {
+        self.sources.source(index)
+    }
+
+    fn expected_len(&self, index: FdIndex) -> Option<u64> {
+        slot(&self.lens, index)
+            .copied()
+            .flatten()
+            .or_else(|| self.sources.expected_len(index))
+    }
+}
+
+/// How many files [`PathSources`] keeps open by default.
+pub const DEFAULT_OPEN_FILES: usize = 64;
+
+/// Sources named by path, opened only when the stream refers to them, with a small bounded
+/// cache of open files (least recently used closed first).
+///
+/// A layer of tens of thousands of files therefore reconstructs under a low open-file
+/// limit: at most [`cache capacity`](PathSources::with_cache_capacity) files are open at
+/// once, plus the one being read. Files are opened read-only and close-on-exec.
+///
+/// ```
+/// use splitfdstream_adapters::std::{reconstruct, PathSources};
+///
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("a"), b"content")?;
+/// let sources = PathSources::from_paths([dir.path().join("a")]);
+/// let stream = [0u8; 8]; // External(0)
+/// let mut out = Vec::new();
+/// assert_eq!(reconstruct(&stream[..], &sources, &mut out)?, 7);
+/// assert_eq!(out, b"content");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct PathSources {
+    entries: Vec<PathEntry>,
+    cache: Mutex<OpenFiles>,
+}
+
+#[derive(Clone, Debug)]
+struct PathEntry {
+    path: PathBuf,
+    expected_len: Option<u64>,
+}
+
+/// The open-file cache: a handful of slots searched linearly, evicting the least recently
+/// used; small enough that a scan beats any map.
+#[derive(Debug)]
+struct OpenFiles {
+    capacity: usize,
+    tick: u64,
+    slots: Vec<OpenFile>,
+}
+
+#[derive(Debug)]
+struct OpenFile {
+    index: usize,
+    file: Arc<File>,
+    used: u64,
+}
+
+impl OpenFiles {
+    fn get(&mut self, index: usize, path: &Path) -> io::Result<Arc<File>> {
+        self.tick += 1;
+        if let Some(slot) = self.slots.iter_mut().find(|slot| slot.index == index) {
+            slot.used = self.tick;
+            return Ok(Arc::clone(&slot.file));
+        }
+        let file = Arc::new(File::open(path).map_err(|error| {
+            io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+        })?);
+        if self.capacity == 0 {
+            return Ok(file);
+        }
+        if self.slots.len() >= self.capacity {
+            // Close before keeping another open, so the count never exceeds the capacity.
+            if let Some(lru) = self
+                .slots
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, slot)| slot.used)
+                .map(|(at, _)| at)
+            {
+                self.slots.swap_remove(lru);
+            }
+        }
+        self.slots.push(OpenFile {
+            index,
+            file: Arc::clone(&file),
+            used: self.tick,
+        });
+        Ok(file)
+    }
+}
+
+impl PathSources {
+    /// No sources yet, with a cache of [`DEFAULT_OPEN_FILES`].
+    pub fn new() -> PathSources {
+        PathSources {
+            entries: Vec::new(),
+            cache: Mutex::new(OpenFiles {
+                capacity: DEFAULT_OPEN_FILES,
+                tick: 0,
+                slots: Vec::new(),
+            }),
+        }
+    }
+
+    /// Sources `0..` in the order of `paths`.
+    pub fn from_paths<I>(paths: I) -> PathSources
+    where
+        I: IntoIterator,
+        I::Item: Into<PathBuf>,
+    {
+        let mut sources = PathSources::new();
+        sources.extend(paths);
+        sources
+    }
+
+    /// Keeps at most `capacity` files open between references (0: open on every
+    /// reference, close right after).
+    #[must_use]
+    pub fn with_cache_capacity(mut self, capacity: usize) -> PathSources {
+        let cache = self.cache.get_mut().unwrap_or_else(PoisonError::into_inner);
+        cache.capacity = capacity;
+        cache.slots.truncate(capacity);
+        self
+    }
+
+    /// Adds the next source; returns its index.
+    pub fn push(&mut self, path: impl Into<PathBuf>) -> u64 {
+        self.push_entry(path.into(), None)
+    }
+
+    /// Adds the next source, which must be exactly `len` bytes long; returns its index.
+    pub fn push_with_len(&mut self, path: impl Into<PathBuf>, len: u64) -> u64 {
+        self.push_entry(path.into(), Some(len))
+    }
+
+    fn push_entry(&mut self, path: PathBuf, expected_len: Option<u64>) -> u64 {
+        self.entries.push(PathEntry { path, expected_len });
+        len_u64(self.entries.len() - 1)
+    }
+
+    /// The number of sources.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no sources.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The path of source `index`.
+    pub fn path(&self, index: FdIndex) -> Option<&Path> {
+        slot(&self.entries, index).map(|entry| entry.path.as_path())
+    }
+
+    /// Files currently held open by the cache.
+    pub fn open_files(&self) -> usize {
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .slots
+            .len()
+    }
+}
+
+impl Default for PathSources {
+    fn default() -> Self {
+        PathSources::new()
+    }
+}
+
+impl fmt::Debug for PathSources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PathSources")
+            .field("len", &self.entries.len())
+            .field("open_files", &self.open_files())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Into<PathBuf>> Extend<P> for PathSources {
+    fn extend<I: IntoIterator<Item = P>>(&mut self, paths: I) {
+        for path in paths {
+            self.push(path);
+        }
+    }
+}
+
+impl<P: Into<PathBuf>> FromIterator<P> for PathSources {
+    fn from_iter<I: IntoIterator<Item = P>>(paths: I) -> PathSources {
+        PathSources::from_paths(paths)
+    }
+}
+
+impl Sources for PathSources {
+    type Source<'a> = Arc<File>;
+
+    /// Opens (or reuses) the file of `index`. The error of a failed open names the path.
+    fn source(&self, index: FdIndex) -> io::Result<Option<Arc<File>>> {
+        let Some(at) = usize::try_from(index.get())
+            .ok()
+            .filter(|&at| at < self.entries.len())
+        else {
+            return Ok(None);
+        };
+        let path = &self.entries[at].path;
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.get(at, path).map(Some)
+    }
+
+    fn expected_len(&self, index: FdIndex) -> Option<u64> {
+        slot(&self.entries, index).and_then(|entry| entry.expected_len)
+    }
+}
