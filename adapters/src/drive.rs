@@ -210,12 +210,14 @@ impl ExternalCopy {
 }
 
 /// An output staging buffer that batches small pieces (tar headers, small files) into one
-/// write, while large pieces bypass it.
+/// write, while large pieces bypass it. Used by the drivers that own an output buffer.
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Staging {
     len: usize,
 }
 
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
 impl Staging {
     pub(crate) const fn new() -> Staging {
         Staging { len: 0 }

@@ -1,0 +1,415 @@
+//! `no_std` reconstruction from `Read + Seek` sources.
+
+use core::fmt;
+
+use embedded_io_07::{Error as _, ErrorKind, ErrorType, Read, Seek, SeekFrom, Write};
+use heapless_09::Vec;
+use splitfdstream::{DecodeError, FdIndex, Limits};
+
+use super::{read_retrying, write_all, WriteAllError};
+use crate::drive::{len_u64, Event, ExternalCopy, Feed, Progress};
+use crate::error::SourceError;
+use crate::MIN_BUFFER_LEN;
+
+/// The caller's ordered list of external sources for [`reconstruct`]: index `i` of the
+/// stream is its `i`-th source.
+///
+/// A source is anything `Read + Seek`: reconstruction seeks it to its end to learn its
+/// size, then to offset 0, and reads it through, so one source may be referenced many
+/// times. Implemented by [`SourceTable`] and by slices of sources.
+pub trait Sources {
+    /// One source, for example a region of flash.
+    type Source: Read + Seek;
+
+    /// The source for `index`, or `None` when there is none.
+    fn source(&mut self, index: FdIndex) -> Option<&mut Self::Source>;
+
+    /// The size the caller expects source `index` to have, if any; a source of another
+    /// size is then an error. Defaults to `None`.
+    fn expected_len(&self, index: FdIndex) -> Option<u64> {
+        let _ = index;
+        None
+    }
+}
+
+fn slot(len: usize, index: FdIndex) -> Option<usize> {
+    usize::try_from(index.get()).ok().filter(|&at| at < len)
+}
+
+impl<S: Read + Seek> Sources for [S] {
+    type Source = S;
+
+    fn source(&mut self, index: FdIndex) -> Option<&mut S> {
+        slot(self.len(), index).and_then(|at| self.get_mut(at))
+    }
+}
+
+impl<S: Read + Seek, const N: usize> Sources for [S; N] {
+    type Source = S;
+
+    fn source(&mut self, index: FdIndex) -> Option<&mut S> {
+        self.as_mut_slice().source(index)
+    }
+}
+
+/// A fixed-capacity table of sources, capacity `N` chosen at compile time; no allocation.
+///
+/// Adding a source past the capacity is an error ([`TableFull`], which hands the source
+/// back), never a panic.
+///
+/// ```
+/// use splitfdstream_adapters::embedded_io::{SliceSource, SourceTable};
+///
+/// let mut table: SourceTable<SliceSource<'_>, 2> = SourceTable::new();
+/// assert_eq!(table.push(SliceSource::new(b"zero")).unwrap(), 0);
+/// assert_eq!(table.push_with_len(SliceSource::new(b"one"), 3).unwrap(), 1);
+/// let full = table.push(SliceSource::new(b"two")).unwrap_err();
+/// assert_eq!(full.capacity, 2);
+/// assert_eq!(full.source.as_bytes(), b"two");
+/// ```
+#[derive(Debug)]
+pub struct SourceTable<S, const N: usize> {
+    entries: Vec<Entry<S>, N>,
+}
+
+#[derive(Debug)]
+struct Entry<S> {
+    source: S,
+    expected_len: Option<u64>,
+}
+
+/// A source that did not fit in a [`SourceTable`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TableFull<S> {
+    /// The source that was not added.
+    pub source: S,
+    /// The table's capacity.
+    pub capacity: usize,
+}
+
+impl<S> fmt::Display for TableFull<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "source table is full: capacity {}", self.capacity)
+    }
+}
+
+impl<S: fmt::Debug> core::error::Error for TableFull<S> {}
+
+impl<S, const N: usize> SourceTable<S, N> {
+    /// An empty table.
+    pub const fn new() -> SourceTable<S, N> {
+        SourceTable {
+            entries: Vec::new(),
+        }
+    }
+
+    /// Adds the next source; returns its index.
+    ///
+    /// # Errors
+    ///
+    /// [`TableFull`] with the source when the table holds `N` sources already.
+    pub fn push(&mut self, source: S) -> Result<u64, TableFull<S>> {
+        self.push_entry(source, None)
+    }
+
+    /// Adds the next source, which must be exactly `len` bytes long; returns its index.
+    ///
+    /// # Errors
+    ///
+    /// [`TableFull`] with the source when the table holds `N` sources already.
+    pub fn push_with_len(&mut self, source: S, len: u64) -> Result<u64, TableFull<S>> {
+        self.push_entry(source, Some(len))
+    }
+
+    fn push_entry(&mut self, source: S, expected_len: Option<u64>) -> Result<u64, TableFull<S>> {
+        let index = len_u64(self.entries.len());
+        self.entries
+            .push(Entry {
+                source,
+                expected_len,
+            })
+            .map(|()| index)
+            .map_err(|entry| TableFull {
+                source: entry.source,
+                capacity: N,
+            })
+    }
+
+    /// The number of sources.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no sources.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl<S, const N: usize> Default for SourceTable<S, N> {
+    fn default() -> Self {
+        SourceTable::new()
+    }
+}
+
+impl<S: Read + Seek, const N: usize> Sources for SourceTable<S, N> {
+    type Source = S;
+
+    fn source(&mut self, index: FdIndex) -> Option<&mut S> {
+        slot(self.entries.len(), index)
+            .and_then(|at| self.entries.get_mut(at))
+            .map(|entry| &mut entry.source)
+    }
+
+    fn expected_len(&self, index: FdIndex) -> Option<u64> {
+        slot(self.entries.len(), index)
+            .and_then(|at| self.entries.get(at))
+            .and_then(|entry| entry.expected_len)
+    }
+}
+
+/// An in-memory source: a byte slice with a cursor, `Read + Seek` (tests, or content
+/// mapped into the address space such as memory-mapped flash).
+///
+/// Seeking before the start fails with [`ErrorKind::InvalidInput`]; seeking past the end is
+/// allowed and reads nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SliceSource<'a> {
+    bytes: &'a [u8],
+    position: u64,
+}
+
+impl<'a> SliceSource<'a> {
+    /// A source holding `bytes`, positioned at 0.
+    pub const fn new(bytes: &'a [u8]) -> SliceSource<'a> {
+        SliceSource { bytes, position: 0 }
+    }
+
+    /// The whole content.
+    pub const fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+}
+
+impl ErrorType for SliceSource<'_> {
+    type Error = ErrorKind;
+}
+
+impl Read for SliceSource<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        let start =
+            usize::try_from(self.position).map_or(self.bytes.len(), |p| p.min(self.bytes.len()));
+        let rest = self.bytes.get(start..).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.position = self.position.saturating_add(len_u64(n));
+        Ok(n)
+    }
+}
+
+impl Seek for SliceSource<'_> {
+    fn seek(&mut self, pos: SeekFrom) -> Result<u64, ErrorKind> {
+        let position = match pos {
+            SeekFrom::Start(offset) => Some(offset),
+            SeekFrom::End(delta) => len_u64(self.bytes.len()).checked_add_signed(delta),
+            SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
+        };
+        self.position = position.ok_or(ErrorKind::InvalidInput)?;
+        Ok(self.position)
+    }
+}
+
+/// Why [`reconstruct`] failed.
+///
+/// The stream, the sources and the output each have their own error type, so their errors
+/// are reported by [`ErrorKind`].
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ReconstructError {
+    /// The stream is malformed or truncated.
+    Decode(DecodeError),
+    /// A source is missing or has the wrong size.
+    Source(SourceError),
+    /// Reading the stream failed.
+    Stream(ErrorKind),
+    /// Seeking or reading a source failed.
+    SourceIo {
+        /// The index of the source.
+        index: u64,
+        /// What went wrong.
+        kind: ErrorKind,
+    },
+    /// Writing the output failed (`WriteZero` when it accepted nothing).
+    Write(ErrorKind),
+    /// The buffer is shorter than 16 bytes.
+    BufferTooSmall {
+        /// Length of the buffer given.
+        len: usize,
+    },
+}
+
+impl From<DecodeError> for ReconstructError {
+    fn from(error: DecodeError) -> Self {
+        ReconstructError::Decode(error)
+    }
+}
+
+impl From<SourceError> for ReconstructError {
+    fn from(error: SourceError) -> Self {
+        ReconstructError::Source(error)
+    }
+}
+
+impl fmt::Display for ReconstructError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReconstructError::Decode(error) => write!(f, "invalid stream: {error}"),
+            ReconstructError::Source(error) => error.fmt(f),
+            ReconstructError::Stream(kind) => write!(f, "reading the stream failed: {kind:?}"),
+            ReconstructError::SourceIo { index, kind } => {
+                write!(f, "external source {index}: i/o error: {kind:?}")
+            }
+            ReconstructError::Write(kind) => write!(f, "writing the output failed: {kind:?}"),
+            ReconstructError::BufferTooSmall { len } => write!(
+                f,
+                "buffer of {len} bytes is too small: at least {MIN_RECONSTRUCT_BUFFER_LEN} required"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for ReconstructError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            ReconstructError::Decode(error) => Some(error),
+            ReconstructError::Source(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// The smallest buffer [`reconstruct`] accepts: room for a prefix in each half.
+const MIN_RECONSTRUCT_BUFFER_LEN: usize = 2 * MIN_BUFFER_LEN;
+
+fn write_error<E: embedded_io_07::Error>(error: WriteAllError<E>) -> ReconstructError {
+    match error {
+        WriteAllError::Io(error) => ReconstructError::Write(error.kind()),
+        WriteAllError::WriteZero => ReconstructError::Write(ErrorKind::WriteZero),
+    }
+}
+
+/// Rebuilds the original bytes from `stream` and `sources` into `out`, through `buf` (at
+/// least 16 bytes; half reads the stream, half copies sources); returns the bytes written.
+///
+/// No allocation. Each external source is sought to its end for its size, then read from
+/// offset 0 to that size; a source whose size differs from [`Sources::expected_len`], or
+/// that ends early or holds more, is an error. `out` is flushed at the end.
+///
+/// ```
+/// use splitfdstream_adapters::embedded_io::{reconstruct, SliceSource, SourceTable, Writer};
+///
+/// // The stream: a new header, then two regions already on the device.
+/// let mut stream = [0u8; 64];
+/// let mut writer = Writer::new(&mut stream[..]);
+/// writer.write_inline(b"v2:").unwrap();
+/// writer.write_external(1).unwrap();
+/// writer.write_external(0).unwrap();
+/// let len = usize::try_from(writer.position()).unwrap();
+///
+/// let mut sources: SourceTable<SliceSource<'_>, 4> = SourceTable::new();
+/// sources.push(SliceSource::new(b"kernel")).unwrap();
+/// sources.push_with_len(SliceSource::new(b"boot+"), 5).unwrap();
+///
+/// let mut image = [0u8; 32];
+/// let mut buf = [0u8; 64];
+/// let written = reconstruct(&stream[..len], &mut sources, &mut image[..], &mut buf).unwrap();
+/// assert_eq!(&image[..usize::try_from(written).unwrap()], b"v2:boot+kernel");
+/// ```
+///
+/// # Errors
+///
+/// [`ReconstructError`]: a malformed or truncated stream, a missing or wrongly sized
+/// source, an I/O error on the stream, a source or the output, or a buffer that is too
+/// small.
+pub fn reconstruct<R, S, W>(
+    stream: R,
+    sources: &mut S,
+    out: W,
+    buf: &mut [u8],
+) -> Result<u64, ReconstructError>
+where
+    R: Read,
+    S: Sources + ?Sized,
+    W: Write,
+{
+    if buf.len() < MIN_RECONSTRUCT_BUFFER_LEN {
+        return Err(ReconstructError::BufferTooSmall { len: buf.len() });
+    }
+    let (stream_buf, copy_buf) = buf.split_at_mut(buf.len() / 2);
+    let mut stream = stream;
+    let mut out = out;
+    let mut feed = Feed::new(Limits::new());
+    let mut total = 0u64;
+    loop {
+        match feed.poll(stream_buf)? {
+            Event::Inline { range, .. } => {
+                let bytes = stream_buf.get(range).unwrap_or_default();
+                write_all(&mut out, bytes).map_err(write_error)?;
+                total = total.saturating_add(len_u64(bytes.len()));
+            }
+            Event::External(index) => {
+                let copied = copy_external(sources, index, &mut out, copy_buf)?;
+                total = total.saturating_add(copied);
+            }
+            Event::NeedInput => {
+                let target = feed.refill_target(stream_buf);
+                let n = read_retrying(&mut stream, target)
+                    .map_err(|error| ReconstructError::Stream(error.kind()))?;
+                feed.filled(n);
+            }
+            Event::End => {
+                out.flush()
+                    .map_err(|error| ReconstructError::Write(error.kind()))?;
+                return Ok(total);
+            }
+        }
+    }
+}
+
+/// Copies source `index` from offset 0 to its end into `out`; returns its length.
+fn copy_external<S, W>(
+    sources: &mut S,
+    index: FdIndex,
+    out: &mut W,
+    buf: &mut [u8],
+) -> Result<u64, ReconstructError>
+where
+    S: Sources + ?Sized,
+    W: Write,
+{
+    let expected = sources.expected_len(index);
+    let source = sources
+        .source(index)
+        .ok_or(SourceError::Missing { index: index.get() })?;
+    let io = |error: <S::Source as ErrorType>::Error| ReconstructError::SourceIo {
+        index: index.get(),
+        kind: error.kind(),
+    };
+    let size = source.seek(SeekFrom::End(0)).map_err(io)?;
+    source.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut copy = ExternalCopy::new(index, Some(size), expected)?;
+    loop {
+        let want = copy.want(buf.len());
+        let target = buf.get_mut(..want).unwrap_or_default();
+        let n = read_retrying(source, target).map_err(io)?;
+        match copy.advance(n)? {
+            Progress::More => {
+                write_all(out, target.get(..n).unwrap_or_default()).map_err(write_error)?
+            }
+            Progress::Done => return Ok(copy.offset()),
+        }
+    }
+}
