@@ -210,7 +210,13 @@ impl Decoder {
     /// Hands out the next piece of the inline body from `body`, `already` bytes of the
     /// caller's input having been consumed by this call before it.
     #[inline]
-    fn inline_body<'i>(&mut self, body: &'i [u8], already: usize, len: u64, delivered: u64) -> Step<'i> {
+    fn inline_body<'i>(
+        &mut self,
+        body: &'i [u8],
+        already: usize,
+        len: u64,
+        delivered: u64,
+    ) -> Step<'i> {
         let owed = len - delivered;
         // If the owed count does not fit a usize, it is larger than any slice.
         let take = usize::try_from(owed).map_or(body.len(), |owed| owed.min(body.len()));

@@ -95,7 +95,10 @@ impl fmt::Display for EncodeError {
         match *self {
             EncodeError::EmptyInline => f.write_str("an empty inline chunk cannot be encoded"),
             EncodeError::InlineTooLarge { len } => {
-                write!(f, "inline chunk of {len} bytes exceeds the 2^63-byte maximum")
+                write!(
+                    f,
+                    "inline chunk of {len} bytes exceeds the 2^63-byte maximum"
+                )
             }
             EncodeError::IndexTooLarge { index } => {
                 write!(f, "external index {index} exceeds the maximum of i64::MAX")
