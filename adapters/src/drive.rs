@@ -172,6 +172,12 @@ impl ExternalCopy {
         self.copied
     }
 
+    /// The size the copy must reach, when known.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    pub(crate) const fn len(&self) -> Option<u64> {
+        self.len
+    }
+
     /// How many bytes to ask for next, given `room` bytes of buffer: at most one more than
     /// the known size still owes, so that a source that grew shows up without being copied.
     pub(crate) fn want(&self, room: usize) -> usize {
