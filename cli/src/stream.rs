@@ -1,0 +1,141 @@
+//! Writing a stream: consecutive inline bytes are coalesced into one chunk.
+
+use std::io::{self, Write};
+
+use splitfdstream::Header;
+
+/// Inline bytes are flushed as a chunk at the next external reference, at the end, or
+/// when this many are pending.
+const MAX_PENDING: usize = 1 << 20;
+
+/// Counts of what a [`StreamWriter`] wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Inline chunks written.
+    pub inline_chunks: u64,
+    /// Inline body bytes written.
+    pub inline_bytes: u64,
+    /// External references written.
+    pub external_chunks: u64,
+    /// Stream bytes written (prefixes and bodies).
+    pub stream_bytes: u64,
+}
+
+/// Encodes chunks onto a writer, merging adjacent inline writes.
+#[derive(Debug)]
+pub struct StreamWriter<W: Write> {
+    out: W,
+    pending: Vec<u8>,
+    stats: StreamStats,
+}
+
+impl<W: Write> StreamWriter<W> {
+    /// A writer at the start of a stream.
+    pub fn new(out: W) -> StreamWriter<W> {
+        StreamWriter {
+            out,
+            pending: Vec::new(),
+            stats: StreamStats::default(),
+        }
+    }
+
+    /// Appends inline bytes (nothing for an empty slice).
+    ///
+    /// # Errors
+    ///
+    /// Writing a full pending chunk fails.
+    pub fn inline(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= MAX_PENDING {
+            self.flush_inline()?;
+        }
+        Ok(())
+    }
+
+    /// Appends a reference to external source `index`.
+    ///
+    /// # Errors
+    ///
+    /// Writing fails, or the index is above `i64::MAX`.
+    pub fn external(&mut self, index: u64) -> io::Result<()> {
+        self.flush_inline()?;
+        let header = Header::external(index).map_err(invalid)?;
+        self.out.write_all(header.as_bytes())?;
+        self.stats.external_chunks += 1;
+        self.stats.stream_bytes += 8;
+        Ok(())
+    }
+
+    fn flush_inline(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let len = u64::try_from(self.pending.len()).map_err(invalid)?;
+        let header = Header::inline(len).map_err(invalid)?;
+        self.out.write_all(header.as_bytes())?;
+        self.out.write_all(&self.pending)?;
+        self.pending.clear();
+        self.stats.inline_chunks += 1;
+        self.stats.inline_bytes += len;
+        self.stats.stream_bytes += 8 + len;
+        Ok(())
+    }
+
+    /// Writes what is pending, flushes, and returns the writer with the counts.
+    ///
+    /// # Errors
+    ///
+    /// Writing or flushing fails.
+    pub fn finish(mut self) -> io::Result<(W, StreamStats)> {
+        self.flush_inline()?;
+        self.out.flush()?;
+        Ok((self.out, self.stats))
+    }
+}
+
+fn invalid(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, error)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use splitfdstream::{Chunk, Chunks};
+
+    #[test]
+    fn adjacent_inline_writes_become_one_chunk() {
+        let mut writer = StreamWriter::new(Vec::new());
+        writer.inline(b"he").unwrap();
+        writer.inline(b"").unwrap();
+        writer.inline(b"llo").unwrap();
+        writer.external(7).unwrap();
+        writer.external(7).unwrap();
+        writer.inline(b"!").unwrap();
+        let (bytes, stats) = writer.finish().unwrap();
+        let chunks: Vec<Chunk<'_>> = Chunks::new(&bytes).map(Result::unwrap).collect();
+        assert_eq!(chunks.len(), 4);
+        assert!(matches!(chunks[0], Chunk::Inline(f) if f.data == b"hello"));
+        assert!(matches!(chunks[1], Chunk::External(i) if i.get() == 7));
+        assert!(matches!(chunks[3], Chunk::Inline(f) if f.data == b"!"));
+        assert_eq!(
+            stats,
+            StreamStats {
+                inline_chunks: 2,
+                inline_bytes: 6,
+                external_chunks: 2,
+                stream_bytes: 8 * 4 + 6
+            }
+        );
+        assert_eq!(
+            &bytes[..8],
+            &[0xfb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
+        );
+    }
+
+    #[test]
+    fn an_empty_stream_is_empty() {
+        let (bytes, _) = StreamWriter::new(Vec::new()).finish().unwrap();
+        assert!(bytes.is_empty());
+    }
+}

@@ -1,0 +1,365 @@
+//! `from-tar-split`: containers-storage tar-split metadata becomes a stream whose external
+//! sources are the layer's files on disk.
+//!
+//! The metadata is JSON lines, gzip-compressed or plain. Type 2 entries (segments) carry
+//! base64 raw tar bytes that go inline; type 1 entries (files) name a member whose `size`
+//! content bytes are read from disk, with the base64 big-endian CRC-64 (Go's `crc64.ISO`
+//! table) of that content as `payload`. Nothing is copied: the fd list points at the files.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{bail, ensure, Context, Result};
+use base64::Engine as _;
+use serde::Deserialize;
+
+use crate::fdlist;
+use crate::output::AtomicFile;
+use crate::progress::Progress;
+use crate::stream::StreamWriter;
+
+/// The checksum tar-split records for file contents.
+const CRC64: crc::Crc<u64, crc::Table<16>> =
+    crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_GO_ISO);
+
+const READ_BUFFER: usize = 1 << 20;
+const SEGMENT: u8 = 2;
+const FILE: u8 = 1;
+
+/// One line of tar-split metadata.
+#[derive(Debug, Deserialize)]
+struct Entry {
+    #[serde(rename = "type")]
+    kind: u8,
+    name: Option<String>,
+    name_raw: Option<String>,
+    #[serde(default)]
+    size: u64,
+    payload: Option<String>,
+}
+
+/// What a conversion did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Segments read.
+    pub segments: u64,
+    /// File entries read (including empty ones).
+    pub files: u64,
+    /// Distinct files referenced.
+    pub sources: u64,
+    /// Bytes of the tar the stream rebuilds.
+    pub tar_bytes: u64,
+    /// Bytes of file content checked against the metadata's CRC-64.
+    pub verified_bytes: u64,
+}
+
+/// Options of a conversion.
+#[derive(Clone, Debug)]
+pub struct Options<'a> {
+    /// Directory the member names are relative to.
+    pub root: &'a Path,
+    /// Where the stream goes.
+    pub stream: &'a Path,
+    /// Where the fd list goes.
+    pub fds: &'a Path,
+    /// Check each file's size and CRC-64.
+    pub verify: bool,
+}
+
+/// Converts the metadata at `metadata`.
+///
+/// # Errors
+///
+/// The metadata cannot be read or parsed, a file is missing, or (when verifying) a file's
+/// size or CRC-64 differs from the metadata; or an output cannot be written.
+pub fn convert(metadata: &Path, options: &Options<'_>, progress: &Progress) -> Result<Report> {
+    let file =
+        File::open(metadata).with_context(|| format!("cannot open {}", metadata.display()))?;
+    let mut raw = BufReader::with_capacity(READ_BUFFER, file);
+    let gzip = raw
+        .fill_buf()
+        .with_context(|| format!("cannot read {}", metadata.display()))?
+        .starts_with(&[0x1f, 0x8b]);
+    let lines: Box<dyn BufRead> = if gzip {
+        Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(raw)))
+    } else {
+        Box::new(raw)
+    };
+    let root = std::fs::canonicalize(options.root)
+        .with_context(|| format!("cannot open root directory {}", options.root.display()))?;
+    let list_dir = fdlist::canonical_base(options.fds)?;
+    let stream_file = AtomicFile::create(options.stream)?;
+    let mut writer = StreamWriter::new(BufWriter::with_capacity(READ_BUFFER, stream_file));
+    let mut converter = Converter {
+        root,
+        verify: options.verify,
+        index_of: HashMap::new(),
+        entries: Vec::new(),
+        checked: HashMap::new(),
+        report: Report::default(),
+        progress,
+    };
+    converter
+        .read_lines(lines, &mut writer)
+        .with_context(|| format!("in {}", metadata.display()))?;
+    let (buffered, _) = writer.finish().context("cannot write the stream")?;
+    let stream_file = buffered
+        .into_inner()
+        .map_err(|error| error.into_error())
+        .context("cannot write the stream")?;
+    let entries: Vec<Vec<u8>> = converter
+        .entries
+        .iter()
+        .map(|path| fdlist::entry_for(&list_dir, path))
+        .collect();
+    fdlist::write(options.fds, &entries)?.commit()?;
+    if let Err(error) = stream_file.commit() {
+        let _ = std::fs::remove_file(options.fds);
+        return Err(error);
+    }
+    Ok(converter.report)
+}
+
+struct Converter<'a> {
+    root: PathBuf,
+    verify: bool,
+    /// Index of each distinct relative name.
+    index_of: HashMap<PathBuf, u64>,
+    /// Source paths by index.
+    entries: Vec<PathBuf>,
+    /// Size and CRC-64 computed per file, so a file named twice is read once.
+    checked: HashMap<PathBuf, (u64, u64)>,
+    report: Report,
+    progress: &'a Progress,
+}
+
+impl Converter<'_> {
+    fn read_lines(
+        &mut self,
+        mut lines: impl BufRead,
+        writer: &mut StreamWriter<impl io::Write>,
+    ) -> Result<()> {
+        let mut line = Vec::new();
+        let mut number = 0u64;
+        loop {
+            line.clear();
+            number += 1;
+            let got = lines
+                .read_until(b'\n', &mut line)
+                .context("cannot read the metadata")?;
+            if got == 0 {
+                return Ok(());
+            }
+            if line.trim_ascii().is_empty() {
+                continue;
+            }
+            let entry: Entry = serde_json::from_slice(&line)
+                .with_context(|| format!("line {number}: not a tar-split entry"))?;
+            self.entry(entry, writer)
+                .with_context(|| format!("line {number}"))?;
+        }
+    }
+
+    fn entry(&mut self, entry: Entry, writer: &mut StreamWriter<impl io::Write>) -> Result<()> {
+        match entry.kind {
+            SEGMENT => {
+                let bytes = match &entry.payload {
+                    Some(payload) => base64::engine::general_purpose::STANDARD
+                        .decode(payload)
+                        .context("segment payload is not base64")?,
+                    None => Vec::new(),
+                };
+                self.report.segments += 1;
+                self.report.tar_bytes += u64::try_from(bytes.len()).unwrap_or(0);
+                writer.inline(&bytes).context("cannot write the stream")
+            }
+            FILE => {
+                self.report.files += 1;
+                if entry.size == 0 {
+                    return Ok(());
+                }
+                let name = match (&entry.name_raw, &entry.name) {
+                    (Some(raw), _) => base64::engine::general_purpose::STANDARD
+                        .decode(raw)
+                        .context("name_raw is not base64")?,
+                    (None, Some(name)) => name.as_bytes().to_vec(),
+                    (None, None) => bail!("file entry without a name"),
+                };
+                let relative = member_path(&name)?;
+                let path = self.root.join(&relative);
+                if self.verify {
+                    self.check(&path, entry.size, entry.payload.as_deref())?;
+                }
+                let index = match self.index_of.get(&relative) {
+                    Some(&index) => index,
+                    None => {
+                        let index = u64::try_from(self.entries.len()).unwrap_or(u64::MAX);
+                        self.index_of.insert(relative, index);
+                        self.entries.push(path);
+                        self.report.sources += 1;
+                        index
+                    }
+                };
+                self.report.tar_bytes += entry.size;
+                writer.external(index).context("cannot write the stream")
+            }
+            other => bail!("unknown entry type {other}"),
+        }
+    }
+
+    fn check(&mut self, path: &Path, size: u64, payload: Option<&str>) -> Result<()> {
+        let (actual_size, crc) = match self.checked.get(path) {
+            Some(&known) => known,
+            None => {
+                let computed = crc_of(path, self.progress)?;
+                self.checked.insert(path.to_path_buf(), computed);
+                self.report.verified_bytes += computed.0;
+                computed
+            }
+        };
+        ensure!(
+            actual_size == size,
+            "{} is {actual_size} bytes, the metadata says {size}",
+            path.display()
+        );
+        let Some(payload) = payload else {
+            bail!(
+                "no CRC-64 recorded for {}; use --no-verify to accept it unchecked",
+                path.display()
+            );
+        };
+        let expected = base64::engine::general_purpose::STANDARD
+            .decode(payload)
+            .context("file payload is not base64")?;
+        let expected: [u8; 8] = expected.try_into().map_err(|bytes: Vec<u8>| {
+            anyhow::anyhow!(
+                "file payload is {} bytes, not an 8-byte CRC-64",
+                bytes.len()
+            )
+        })?;
+        let expected = u64::from_be_bytes(expected);
+        ensure!(
+            crc == expected,
+            "CRC-64 mismatch for {}: the metadata says {expected:016x}, the file has {crc:016x}",
+            path.display()
+        );
+        Ok(())
+    }
+}
+
+/// A member name as a path relative to the root: `.` and empty components dropped, a
+/// leading `/` ignored, `..` refused (it would reach outside the root).
+fn member_path(name: &[u8]) -> Result<PathBuf> {
+    let display = String::from_utf8_lossy(name);
+    ensure!(
+        !name.contains(&0),
+        "member name {display:?} contains a NUL byte"
+    );
+    let mut relative = PathBuf::new();
+    for component in Path::new(OsStr::from_bytes(name)).components() {
+        match component {
+            Component::Normal(part) => relative.push(part),
+            Component::RootDir | Component::CurDir => {}
+            Component::ParentDir | Component::Prefix(_) => {
+                bail!("member name {display:?} leaves the root directory")
+            }
+        }
+    }
+    ensure!(
+        !relative.as_os_str().is_empty(),
+        "member name {display:?} names no file"
+    );
+    Ok(relative)
+}
+
+/// The size and CRC-64 of a file's content.
+fn crc_of(path: &Path, progress: &Progress) -> Result<(u64, u64)> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut digest = CRC64.digest();
+    let mut buf = vec![0u8; READ_BUFFER];
+    let mut size = 0u64;
+    loop {
+        let got = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(got) => got,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => {
+                return Err(error).with_context(|| format!("cannot read {}", path.display()))
+            }
+        };
+        digest.update(&buf[..got]);
+        progress.inc(got);
+        size += u64::try_from(got).unwrap_or(0);
+    }
+    Ok((size, digest.finalize()))
+}
+
+/// The `from-tar-split` command.
+///
+/// # Errors
+///
+/// As [`convert`].
+pub fn run(metadata: &Path, options: &Options<'_>, quiet: bool) -> Result<()> {
+    let progress = Progress::new(quiet, "verify", None);
+    let report = convert(metadata, options, &progress)
+        .with_context(|| format!("cannot convert {}", metadata.display()))?;
+    progress.finish();
+    if !quiet {
+        eprintln!(
+            "{} segments and {} file entries: a {}-byte tar from {} files under {}{}",
+            report.segments,
+            report.files,
+            report.tar_bytes,
+            report.sources,
+            options.root.display(),
+            if options.verify {
+                format!(
+                    " ({} bytes verified against their CRC-64)",
+                    report.verified_bytes
+                )
+            } else {
+                " (not verified)".to_owned()
+            },
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc64_matches_go_iso() {
+        // tar-split's payload for the 6-byte content "hello\n".
+        let payload = base64::engine::general_purpose::STANDARD
+            .decode("YUw+7uLYEAA=")
+            .unwrap();
+        let expected = u64::from_be_bytes(payload.try_into().unwrap());
+        assert_eq!(CRC64.checksum(b"hello\n"), expected);
+    }
+
+    #[test]
+    fn member_names_stay_beneath_the_root() {
+        assert_eq!(
+            member_path(b"./etc/passwd").unwrap(),
+            PathBuf::from("etc/passwd")
+        );
+        assert_eq!(
+            member_path(b"/abs//x/./y").unwrap(),
+            PathBuf::from("abs/x/y")
+        );
+        assert_eq!(
+            member_path(b"a\xffb").unwrap(),
+            PathBuf::from(OsStr::from_bytes(b"a\xffb"))
+        );
+        assert!(member_path(b"../x").is_err());
+        assert!(member_path(b"a/../../x").is_err());
+        assert!(member_path(b"./").is_err());
+    }
+}
