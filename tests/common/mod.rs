@@ -63,7 +63,9 @@ pub fn push<'p>(pieces: impl IntoIterator<Item = &'p [u8]>, limits: Limits) -> O
     // The inline chunk in progress: its body so far and its declared length.
     let mut pending: Option<(Vec<u8>, u64)> = None;
     let mut fed = 0u64;
+    let mut offered = 0u64;
     for piece in pieces {
+        offered += len64(piece.len());
         if piece.is_empty() {
             let step = decoder.decode(piece);
             assert!(
@@ -129,6 +131,8 @@ pub fn push<'p>(pieces: impl IntoIterator<Item = &'p [u8]>, limits: Limits) -> O
             rest = &rest[step.consumed..];
         }
     }
+    // Without a limit error, every byte offered is consumed.
+    assert_eq!(fed, offered, "consumed less than offered");
     let end = decoder.finish();
     match end {
         Ok(()) => assert!(pending.is_none() && decoder.is_at_boundary()),
