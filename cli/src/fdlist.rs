@@ -107,7 +107,7 @@ pub fn read(list: &Path) -> Result<Vec<PathBuf>> {
         .into_iter()
         .map(|raw| {
             let path = Path::new(OsStr::from_bytes(&raw));
-            if path.is_absolute() {
+            if path.is_absolute() || base == Path::new(".") {
                 path.to_path_buf()
             } else {
                 base.join(path)

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
-use splitfdstream_adapters::std::{reconstruct, PathSources, Sources};
+use splitfdstream::FdIndex;
+use splitfdstream_adapters::std::{reconstruct, PathSources, SourceIoError};
 use splitfdstream_adapters::SourceError;
 
 use crate::fdlist;
@@ -32,30 +33,43 @@ pub fn path_sources(fds: &Path) -> Result<PathSources> {
 ///
 /// The stream is malformed or truncated, a source is missing, unreadable or changes size,
 /// or writing fails; the error says which, with the fd list's size for a missing index.
-pub fn rebuild(
-    stream: &Path,
-    sources: &(impl Sources + ?Sized),
-    source_count: usize,
-    fds: &Path,
-    out: impl Write,
-) -> Result<u64> {
+pub fn rebuild(stream: &Path, sources: &PathSources, fds: &Path, out: impl Write) -> Result<u64> {
     let file = File::open(stream).with_context(|| format!("cannot open {}", stream.display()))?;
-    reconstruct(&file, sources, out).map_err(|error| {
-        let missing = error
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<SourceError>())
-            .is_some_and(|inner| matches!(inner, SourceError::Missing { .. }));
-        let error = anyhow::Error::new(error);
-        if missing {
-            error.context(format!(
-                "the fd list {} has {source_count} entries (indices 0 to {})",
-                fds.display(),
-                source_count.saturating_sub(1)
-            ))
-        } else {
-            error
+    reconstruct(&file, sources, out).map_err(|error| explain(error, sources, fds))
+}
+
+/// Adds what the fd list knows to a reconstruction error: its size for an index it lacks,
+/// the path of a source that failed.
+fn explain(error: io::Error, sources: &PathSources, fds: &Path) -> anyhow::Error {
+    let inner = error.get_ref();
+    let missing = inner
+        .and_then(|inner| inner.downcast_ref::<SourceError>())
+        .is_some_and(|inner| matches!(inner, SourceError::Missing { .. }));
+    let index = inner.and_then(|inner| {
+        inner
+            .downcast_ref::<SourceIoError>()
+            .map(SourceIoError::index)
+            .or_else(|| inner.downcast_ref::<SourceError>().map(SourceError::index))
+    });
+    let message = error.to_string();
+    let error = anyhow::Error::new(error);
+    if missing {
+        let count = sources.len();
+        let entries = if count == 1 { "entry" } else { "entries" };
+        return error.context(format!(
+            "the fd list {} has {count} {entries}",
+            fds.display()
+        ));
+    }
+    match index
+        .and_then(FdIndex::new)
+        .and_then(|index| sources.path(index))
+    {
+        Some(path) if !message.contains(&*path.to_string_lossy()) => {
+            error.context(format!("reading {}", path.display()))
         }
-    })
+        _ => error,
+    }
 }
 
 /// The `join` command: writes the rebuilt bytes to `output` (complete or not at all), or
@@ -66,7 +80,6 @@ pub fn rebuild(
 /// As [`rebuild`], or the output cannot be created.
 pub fn run(stream: &Path, fds: &Path, output: Option<&Path>, quiet: bool) -> Result<()> {
     let sources = path_sources(fds)?;
-    let count = sources.len();
     let progress = Progress::new(quiet, "join", None);
     let context = || format!("cannot join {}", stream.display());
     match output {
@@ -84,7 +97,7 @@ pub fn run(stream: &Path, fds: &Path, output: Option<&Path>, quiet: bool) -> Res
                     .try_clone_to_owned()
                     .context("cannot use stdout")?,
             );
-            write_to(stream, &sources, count, fds, &out, &progress).with_context(context)?;
+            write_to(stream, &sources, fds, &out, &progress).with_context(context)?;
         }
         Some(path) if is_special(path) => {
             // A device or FIFO cannot be replaced by a rename; write to it in place.
@@ -92,11 +105,11 @@ pub fn run(stream: &Path, fds: &Path, output: Option<&Path>, quiet: bool) -> Res
                 .write(true)
                 .open(path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
-            write_to(stream, &sources, count, fds, &out, &progress).with_context(context)?;
+            write_to(stream, &sources, fds, &out, &progress).with_context(context)?;
         }
         Some(path) => {
             let out = AtomicFile::create(path)?;
-            write_to(stream, &sources, count, fds, out.file(), &progress).with_context(context)?;
+            write_to(stream, &sources, fds, out.file(), &progress).with_context(context)?;
             out.commit()?;
         }
     }
@@ -107,15 +120,14 @@ pub fn run(stream: &Path, fds: &Path, output: Option<&Path>, quiet: bool) -> Res
 fn write_to(
     stream: &Path,
     sources: &PathSources,
-    count: usize,
     fds: &Path,
     out: &File,
     progress: &Progress,
 ) -> Result<u64> {
     if progress.is_visible() {
-        rebuild(stream, sources, count, fds, progress.track(out))
+        rebuild(stream, sources, fds, progress.track(out))
     } else {
-        rebuild(stream, sources, count, fds, out)
+        rebuild(stream, sources, fds, out)
     }
 }
 
@@ -160,14 +172,8 @@ pub fn verify(stream: &Path, fds: &Path, quiet: bool) -> Result<()> {
     let sources = path_sources(fds)?;
     let progress = Progress::new(quiet, "verify", None);
     let mut hashing = HashingWriter::default();
-    rebuild(
-        stream,
-        &sources,
-        sources.len(),
-        fds,
-        progress.track(&mut hashing),
-    )
-    .with_context(|| format!("cannot verify {}", stream.display()))?;
+    rebuild(stream, &sources, fds, progress.track(&mut hashing))
+        .with_context(|| format!("cannot verify {}", stream.display()))?;
     progress.finish();
     let (digest, size) = hashing.finish();
     let mut stdout = io::stdout().lock();

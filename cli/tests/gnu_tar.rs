@@ -58,7 +58,10 @@ fn build_tree(src: &Path, features: Features) -> Tree {
     if features.long_names {
         let long_dir = "d".repeat(120);
         fs::create_dir(src.join(&long_dir)).unwrap();
-        file(format!("{long_dir}/{}", "f".repeat(150)).as_bytes(), b"long name\n".to_vec());
+        file(
+            format!("{long_dir}/{}", "f".repeat(150)).as_bytes(),
+            b"long name\n".to_vec(),
+        );
         std::os::unix::fs::symlink("t".repeat(150), src.join("long-target-link")).unwrap();
     }
     sh(src, "ln big.bin hardlink-to-big && ln -s small.txt symlink");
@@ -96,7 +99,10 @@ fn check_format(test: &str, tar_args: &str, mut features: Features) {
     let work = tempfile::tempdir().unwrap();
     let src = work.path().join("src");
     let tree = build_tree(&src, features);
-    sh(work.path(), &format!("tar {tar_args} --sort=name -cf layer.tar -C src ."));
+    sh(
+        work.path(),
+        &format!("tar {tar_args} --sort=name -cf layer.tar -C src ."),
+    );
     let objects = round_trip(work.path(), &work.path().join("layer.tar"), "layer.sfd");
     let stored = names(&objects);
     assert_eq!(
@@ -105,10 +111,19 @@ fn check_format(test: &str, tar_args: &str, mut features: Features) {
         "{test}: one object per distinct content, got {stored:?}"
     );
     for content in &tree.contents {
-        assert!(stored.contains(&sha256_hex(content)), "{test}: content not stored");
+        assert!(
+            stored.contains(&sha256_hex(content)),
+            "{test}: content not stored"
+        );
     }
-    let total: u64 = stored.iter().map(|n| fs::metadata(objects.join(n)).unwrap().len()).sum();
-    assert!(total < 1 << 20, "{test}: sparse members store their data, not 8 MiB of holes");
+    let total: u64 = stored
+        .iter()
+        .map(|n| fs::metadata(objects.join(n)).unwrap().len())
+        .sum();
+    assert!(
+        total < 1 << 20,
+        "{test}: sparse members store their data, not 8 MiB of holes"
+    );
     if tree.sparse > 0 {
         // The stored bytes of the sparse member, and nothing of the headers around them.
         let sparse: Vec<Vec<u8>> = stored
@@ -119,19 +134,38 @@ fn check_format(test: &str, tar_args: &str, mut features: Features) {
         assert_eq!(sparse.len(), 1, "{test}");
         let data = String::from_utf8_lossy(&sparse[0]).into_owned();
         for marker in ["DATA0", "DATA9", "TAIL"] {
-            assert!(data.contains(marker), "{test}: {marker} not in the sparse object");
+            assert!(
+                data.contains(marker),
+                "{test}: {marker} not in the sparse object"
+            );
         }
-        assert!(!data.contains("ustar"), "{test}: a header went into the sparse object");
+        assert!(
+            !data.contains("ustar"),
+            "{test}: a header went into the sparse object"
+        );
     }
     let summary = inspect_json(work.path(), "layer.sfd");
     let tar_len = fs::metadata(work.path().join("layer.tar")).unwrap().len();
     // Every tar byte is either inline or in an object reference.
     assert!(summary["inline_bytes"].as_u64().unwrap() < tar_len);
-    assert_eq!(summary["distinct_indices"].as_u64().unwrap(), u64::try_from(stored.len()).unwrap());
+    assert_eq!(
+        summary["distinct_indices"].as_u64().unwrap(),
+        u64::try_from(stored.len()).unwrap()
+    );
 }
 
-const ALL: Features = Features { long_names: true, sparse: true, fifo: true, devices: true };
-const SHORT: Features = Features { long_names: false, sparse: false, fifo: true, devices: true };
+const ALL: Features = Features {
+    long_names: true,
+    sparse: true,
+    fifo: true,
+    devices: true,
+};
+const SHORT: Features = Features {
+    long_names: false,
+    sparse: false,
+    fifo: true,
+    devices: true,
+};
 
 #[test]
 fn gnu_format() {
@@ -150,7 +184,11 @@ fn pax_format() {
 
 #[test]
 fn pax_format_sparse_1_0() {
-    check_format("pax_format_sparse_1_0", "--format=pax --sparse --sparse-version=1.0", ALL);
+    check_format(
+        "pax_format_sparse_1_0",
+        "--format=pax --sparse --sparse-version=1.0",
+        ALL,
+    );
 }
 
 #[test]
@@ -160,18 +198,31 @@ fn ustar_format() {
 
 #[test]
 fn v7_format() {
-    let v7 = Features { long_names: false, sparse: false, fifo: false, devices: false };
+    let v7 = Features {
+        long_names: false,
+        sparse: false,
+        fifo: false,
+        devices: false,
+    };
     check_format("v7_format", "--format=v7", v7);
 }
 
 #[test]
 fn blocking_factor_one() {
-    check_format("blocking_factor_one", "--format=gnu --blocking-factor=1", SHORT);
+    check_format(
+        "blocking_factor_one",
+        "--format=gnu --blocking-factor=1",
+        SHORT,
+    );
 }
 
 #[test]
 fn trailing_bytes_after_the_archive_stay_inline() {
-    if !have("tar", "GNU tar", "trailing_bytes_after_the_archive_stay_inline") {
+    if !have(
+        "tar",
+        "GNU tar",
+        "trailing_bytes_after_the_archive_stay_inline",
+    ) {
         return;
     }
     let work = tempfile::tempdir().unwrap();
@@ -191,7 +242,10 @@ fn concatenated_archives_are_both_split() {
     fs::create_dir(work.path().join("src")).unwrap();
     fs::write(work.path().join("src/a"), b"first archive\n").unwrap();
     fs::write(work.path().join("src/b"), b"second archive\n").unwrap();
-    sh(work.path(), "tar -cf one.tar -C src a && tar -cf two.tar -C src b && cat one.tar two.tar > layer.tar");
+    sh(
+        work.path(),
+        "tar -cf one.tar -C src a && tar -cf two.tar -C src b && cat one.tar two.tar > layer.tar",
+    );
     let objects = round_trip(work.path(), &work.path().join("layer.tar"), "layer.sfd");
     assert_eq!(names(&objects).len(), 2);
 }
@@ -203,7 +257,10 @@ fn empty_archive() {
     }
     let work = tempfile::tempdir().unwrap();
     sh(work.path(), "tar -cf layer.tar -T /dev/null");
-    assert_eq!(fs::metadata(work.path().join("layer.tar")).unwrap().len(), 10240);
+    assert_eq!(
+        fs::metadata(work.path().join("layer.tar")).unwrap().len(),
+        10240
+    );
     let objects = round_trip(work.path(), &work.path().join("layer.tar"), "layer.sfd");
     assert!(names(&objects).is_empty());
     let summary = inspect_json(work.path(), "layer.sfd");
@@ -221,7 +278,10 @@ fn split_reads_stdin() {
     fs::create_dir(work.path().join("src")).unwrap();
     fs::write(work.path().join("src/a"), b"from a pipe\n").unwrap();
     sh(work.path(), "tar -cf layer.tar -C src .");
-    sh(work.path(), &format!("{} -q split - -o piped.sfd < layer.tar", common::bin()));
+    sh(
+        work.path(),
+        &format!("{} -q split - -o piped.sfd < layer.tar", common::bin()),
+    );
     let joined = common::ok(work.path(), ["join", "piped.sfd"]);
     assert!(joined == fs::read(work.path().join("layer.tar")).unwrap());
 }

@@ -56,7 +56,10 @@ where
     assert_eq!(lines.len(), 1, "{args:?}: one line expected, got {stderr}");
     assert!(lines[0].starts_with("error: "), "{stderr}");
     for needle in needles {
-        assert!(lines[0].contains(needle), "{args:?}: {needle:?} not in {stderr}");
+        assert!(
+            lines[0].contains(needle),
+            "{args:?}: {needle:?} not in {stderr}"
+        );
     }
     lines[0].to_owned()
 }
@@ -92,21 +95,50 @@ pub fn sh(dir: &Path, script: &str) -> Output {
 
 /// `sha256sum FILE`'s digest.
 pub fn sha256sum(path: &Path) -> String {
-    let output = Command::new("sha256sum").arg(path).output().expect("sha256sum runs");
+    let output = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum runs");
     assert!(output.status.success());
-    String::from_utf8(output.stdout).unwrap().split_whitespace().next().unwrap().to_owned()
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 /// Splits `tar` into `stream` (with default objects and fd list), joins it to a new file
 /// and checks the bytes; checks `verify` against `sha256sum`. Returns the objects'
 /// directory.
 pub fn round_trip(dir: &Path, tar: &Path, stream: &str) -> PathBuf {
-    ok(dir, [OsStr::new("--quiet"), OsStr::new("split"), tar.as_os_str(), OsStr::new("-o"), OsStr::new(stream)]);
+    ok(
+        dir,
+        [
+            OsStr::new("--quiet"),
+            OsStr::new("split"),
+            tar.as_os_str(),
+            OsStr::new("-o"),
+            OsStr::new(stream),
+        ],
+    );
     let joined = dir.join(format!("{stream}.joined"));
-    ok(dir, [OsStr::new("join"), OsStr::new(stream), OsStr::new("-o"), joined.as_os_str()]);
+    ok(
+        dir,
+        [
+            OsStr::new("join"),
+            OsStr::new(stream),
+            OsStr::new("-o"),
+            joined.as_os_str(),
+        ],
+    );
     let original = fs::read(tar).unwrap();
     let rebuilt = fs::read(&joined).unwrap();
-    assert!(original == rebuilt, "{}: join is not byte-identical", tar.display());
+    assert!(
+        original == rebuilt,
+        "{}: join is not byte-identical",
+        tar.display()
+    );
     let verify = String::from_utf8(ok(dir, ["verify", stream])).unwrap();
     let expected = format!("{}  {}\n", sha256sum(tar), original.len());
     assert_eq!(verify, expected, "{}: verify", tar.display());
@@ -127,7 +159,10 @@ pub fn names(dir: &Path) -> Vec<String> {
 /// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Whether the tests run as root (device nodes can be made, permissions do not stop us).

@@ -1,0 +1,203 @@
+//! `from-tar-split` against metadata written by the real `tar-split` tool.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::process::Command;
+
+use common::{fails, ok, sh};
+
+fn have_tools(test: &str) -> bool {
+    if !common::have("tar", "GNU tar", test) {
+        return false;
+    }
+    // `tar-split --version` prints its version to stdout.
+    let found = Command::new("tar-split").arg("--version").output().is_ok();
+    if !found {
+        eprintln!("skipped {test}: `tar-split` is not installed (Debian package tar-split)");
+    }
+    found
+}
+
+/// A layer tar, its tar-split metadata (`layer.json.gz` and plain `layer.json`) and the
+/// tar unpacked under `root/`.
+fn layer(dir: &Path) {
+    let src = dir.join("src");
+    fs::create_dir_all(src.join("etc")).unwrap();
+    fs::write(src.join("etc/config"), b"key = value\n").unwrap();
+    fs::write(src.join("etc/copy"), b"key = value\n").unwrap();
+    fs::write(src.join("empty"), b"").unwrap();
+    fs::write(src.join("big"), vec![0x5a; 200_000]).unwrap();
+    fs::write(src.join(OsStr::from_bytes(b"caf\xe9")), b"not utf-8\n").unwrap();
+    fs::write(src.join("n".repeat(140)), b"long name\n").unwrap();
+    sh(&src, "ln big big-hardlink && ln -s etc/config link");
+    sh(
+        dir,
+        "tar --format=pax --sort=name -cf layer.tar -C src . \
+         && tar-split disasm --no-stdout --output layer.json.gz layer.tar 2>/dev/null \
+         && gzip -dc layer.json.gz > layer.json \
+         && mkdir root && tar -xf layer.tar -C root",
+    );
+    // The non-UTF-8 name is carried as name_raw.
+    let plain = fs::read_to_string(dir.join("layer.json")).unwrap();
+    assert!(plain.contains("\"name_raw\""), "{plain}");
+}
+
+fn convert_and_join(dir: &Path, metadata: &str) {
+    ok(
+        dir,
+        [
+            "-q",
+            "from-tar-split",
+            metadata,
+            "--root",
+            "root",
+            "-o",
+            "s.sfd",
+        ],
+    );
+    // Sources are the unpacked files themselves, not copies.
+    let list = fs::read(dir.join("s.sfd.fds")).unwrap();
+    assert!(
+        list.starts_with(b"root/"),
+        "{}",
+        String::from_utf8_lossy(&list)
+    );
+    ok(dir, ["join", "s.sfd", "-o", "joined.tar"]);
+    assert!(fs::read(dir.join("joined.tar")).unwrap() == fs::read(dir.join("layer.tar")).unwrap());
+    let verify = String::from_utf8(ok(dir, ["verify", "s.sfd"])).unwrap();
+    assert!(verify.starts_with(&common::sha256sum(&dir.join("layer.tar"))));
+    for file in ["s.sfd", "s.sfd.fds", "joined.tar"] {
+        fs::remove_file(dir.join(file)).unwrap();
+    }
+}
+
+#[test]
+fn gzip_and_plain_metadata_rebuild_the_tar() {
+    if !have_tools("gzip_and_plain_metadata_rebuild_the_tar") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    layer(work.path());
+    convert_and_join(work.path(), "layer.json.gz");
+    convert_and_join(work.path(), "layer.json");
+}
+
+#[test]
+fn a_tampered_file_fails_its_crc_and_leaves_nothing() {
+    if !have_tools("a_tampered_file_fails_its_crc_and_leaves_nothing") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    layer(dir);
+    // Same size, different bytes.
+    fs::write(dir.join("root/etc/config"), b"key = VALUE\n").unwrap();
+    fails(
+        dir,
+        [
+            "from-tar-split",
+            "layer.json.gz",
+            "--root",
+            "root",
+            "-o",
+            "s.sfd",
+        ],
+        &["CRC-64 mismatch", "root/etc/config", "line "],
+    );
+    assert!(!dir.join("s.sfd").exists());
+    assert!(!dir.join("s.sfd.fds").exists());
+    let leftovers: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| name.as_bytes().starts_with(b".s.sfd"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+
+    // Without verification the conversion trusts the files; the join then differs.
+    ok(
+        dir,
+        [
+            "-q",
+            "from-tar-split",
+            "layer.json.gz",
+            "--root",
+            "root",
+            "-o",
+            "s.sfd",
+            "--no-verify",
+        ],
+    );
+    let joined = ok(dir, ["join", "s.sfd"]);
+    assert_eq!(joined.len(), fs::read(dir.join("layer.tar")).unwrap().len());
+    assert!(joined != fs::read(dir.join("layer.tar")).unwrap());
+}
+
+#[test]
+fn a_resized_or_missing_file_is_an_error() {
+    if !have_tools("a_resized_or_missing_file_is_an_error") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    layer(dir);
+    fs::write(dir.join("root/big"), b"shorter").unwrap();
+    fails(
+        dir,
+        [
+            "from-tar-split",
+            "layer.json",
+            "--root",
+            "root",
+            "-o",
+            "s.sfd",
+        ],
+        &["root/big is 7 bytes, the metadata says 200000"],
+    );
+    fs::remove_file(dir.join("root/big")).unwrap();
+    fails(
+        dir,
+        [
+            "from-tar-split",
+            "layer.json",
+            "--root",
+            "root",
+            "-o",
+            "s.sfd",
+        ],
+        &["cannot open", "root/big", "No such file"],
+    );
+    assert!(!dir.join("s.sfd").exists());
+}
+
+#[test]
+fn malformed_metadata_is_an_error() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    fs::create_dir(dir.join("root")).unwrap();
+    let cases: [(&[u8], &str); 4] = [
+        (
+            b"{\"type\":2,\"payload\":\"AAAA\"}\nnot json\n",
+            "line 2: not a tar-split entry",
+        ),
+        (b"{\"type\":7}\n", "unknown entry type 7"),
+        (b"{\"type\":2,\"payload\":\"***\"}\n", "not base64"),
+        (
+            b"{\"type\":1,\"name\":\"../escape\",\"size\":3}\n",
+            "leaves the root directory",
+        ),
+    ];
+    for (metadata, message) in cases {
+        fs::write(dir.join("m.json"), metadata).unwrap();
+        fails(
+            dir,
+            ["from-tar-split", "m.json", "--root", "root", "-o", "s.sfd"],
+            &[message],
+        );
+        assert!(!dir.join("s.sfd").exists());
+    }
+}
