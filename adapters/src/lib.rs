@@ -9,12 +9,16 @@
 //! |---|---|---|
 //! | [`embedded_io`] | (always) | `no_std`, no allocation: a [`Reader`](embedded_io::Reader) and [`Writer`](embedded_io::Writer) over `embedded-io` 0.7 with caller buffers, and [`reconstruct`](embedded_io::reconstruct) from `Read + Seek` sources in a fixed-capacity [`SourceTable`](embedded_io::SourceTable) |
 //! | `std` | `std` | `std::io` reader and writer, the [`Sources`](crate::std::Sources) trait with file, lazily opened path and in-memory implementations, `reconstruct`, and `Read`/`Seek` views of the rebuilt stream |
+//! | `fd` | `fd` (unix) | descriptors: zero-copy `reconstruct` into a descriptor (`copy_file_range`, `splice`, `sendfile` on Linux), `send`/`receive` of a stream and its sources by `SCM_RIGHTS`, block-device and `FileRange` sources |
 //!
 //! # Features
 //!
 //! - default: none. The crate is `#![no_std]` and provides the blocking `embedded-io`
 //!   adapters; it builds for bare-metal targets such as `thumbv7em-none-eabihf`.
 //! - `std`: the `std::io` adapters and reconstruction from files.
+//! - `fd` (unix; implies `std`): descriptor-level reconstruction, descriptor passing and
+//!   block-device sources, through `rustix`. The crate's only `unsafe` block (the
+//!   `BLKGETSIZE64` ioctl) lives in `fd`; without this feature the crate forbids `unsafe`.
 //! - `defmt`: derives `defmt::Format` on the public types; forwarded to the core,
 //!   `embedded-io` and `heapless`.
 //!
@@ -31,12 +35,16 @@
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
-#![forbid(unsafe_code)]
+#![cfg_attr(not(feature = "fd"), forbid(unsafe_code))]
+// One ioctl (`BLKGETSIZE64`) has no safe wrapper; its module alone allows `unsafe`.
+#![cfg_attr(feature = "fd", deny(unsafe_code))]
 
 mod drive;
 mod error;
 
 pub mod embedded_io;
+#[cfg(all(feature = "fd", unix))]
+pub mod fd;
 #[cfg(feature = "std")]
 pub mod std;
 

@@ -25,6 +25,11 @@ pub use seekable::SeekableReconstructor;
 pub use sources::{ExpectedLens, PathSources, ReadAt, Sources, DEFAULT_OPEN_FILES};
 pub use writer::Writer;
 
+#[cfg(feature = "fd")]
+pub(crate) use error::{invalid_data, source_io};
+#[cfg(feature = "fd")]
+pub(crate) use reconstruct::open_source;
+
 use ::std::io;
 
 /// Reads into `buf`, retrying reads interrupted by a signal.

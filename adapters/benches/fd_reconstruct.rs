@@ -1,0 +1,2 @@
+//! Zero-copy reconstruction benchmark (being written).
+fn main() {}
