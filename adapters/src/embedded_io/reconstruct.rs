@@ -405,11 +405,10 @@ where
         let want = copy.want(buf.len());
         let target = buf.get_mut(..want).unwrap_or_default();
         let n = read_retrying(source, target).map_err(io)?;
-        match copy.advance(n)? {
-            Progress::More => {
-                write_all(out, target.get(..n).unwrap_or_default()).map_err(write_error)?
-            }
-            Progress::Done => return Ok(copy.offset()),
+        let progress = copy.advance_read(n, want)?;
+        write_all(out, target.get(..n).unwrap_or_default()).map_err(write_error)?;
+        if progress == Progress::Done {
+            return Ok(copy.offset());
         }
     }
 }

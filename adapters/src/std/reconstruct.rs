@@ -148,9 +148,10 @@ impl Stage {
             let target = spare.get_mut(..want).unwrap_or_default();
             let n =
                 read_at_retrying(&source, target, copy.offset()).map_err(source_io(index.get()))?;
-            match copy.advance(n)? {
-                Progress::More => self.staging.commit(n),
-                Progress::Done => return Ok(copy.offset()),
+            let progress = copy.advance_read(n, want)?;
+            self.staging.commit(n);
+            if progress == Progress::Done {
+                return Ok(copy.offset());
             }
         }
     }
@@ -311,9 +312,11 @@ impl<R: io::Read, S: Sources> io::Read for Reconstructor<R, S> {
                     let want = copy.want(out.len());
                     let n = read_at_retrying(&source, &mut out[..want], copy.offset())
                         .map_err(source_io(index.get()))?;
-                    match copy.advance(n)? {
-                        Progress::More => return Ok(n),
-                        Progress::Done => self.current = Current::Idle,
+                    if copy.advance_read(n, want)? == Progress::Done {
+                        self.current = Current::Idle;
+                    }
+                    if n > 0 {
+                        return Ok(n);
                     }
                 }
                 Current::Done => return Ok(0),

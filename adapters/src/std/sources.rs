@@ -22,6 +22,10 @@ use crate::drive::len_u64;
 pub trait ReadAt {
     /// Reads into `buf` from `offset`; returns the bytes read, 0 at the end.
     ///
+    /// As with `pread` on a regular file, a read that returns less than asked and ends
+    /// exactly at the source's [`size`](ReadAt::size) is taken as reaching its end; no
+    /// further read is made to confirm it.
+    ///
     /// # Errors
     ///
     /// Any I/O error; `Interrupted` is retried by the callers in this crate.
@@ -40,15 +44,6 @@ pub trait ReadAt {
     #[cfg(unix)]
     fn fd(&self) -> Option<BorrowedFd<'_>> {
         None
-    }
-
-    /// The descriptor behind this source and the descriptor offset at which the source's
-    /// offset 0 lies, for descriptor-level copies. Defaults to [`fd`](ReadAt::fd) at offset
-    /// 0; a source that is a region of a file (`fd::FileRange`) returns `None` from `fd` and
-    /// its region here.
-    #[cfg(unix)]
-    fn fd_region(&self) -> Option<(BorrowedFd<'_>, u64)> {
-        self.fd().map(|fd| (fd, 0))
     }
 }
 
@@ -116,11 +111,6 @@ macro_rules! forward_read_at {
             #[cfg(unix)]
             fn fd(&self) -> Option<BorrowedFd<'_>> {
                 (**self).fd()
-            }
-
-            #[cfg(unix)]
-            fn fd_region(&self) -> Option<(BorrowedFd<'_>, u64)> {
-                (**self).fd_region()
             }
         }
     )*};
