@@ -45,6 +45,15 @@ pub trait ReadAt {
     fn fd(&self) -> Option<BorrowedFd<'_>> {
         None
     }
+
+    /// The descriptor behind this source and the descriptor offset at which the source's
+    /// offset 0 lies, for descriptor-level copies. Defaults to [`fd`](ReadAt::fd) at offset
+    /// 0; a source that is a region of a file (`fd::FileRange`) returns `None` from `fd` and
+    /// its region here.
+    #[cfg(unix)]
+    fn fd_region(&self) -> Option<(BorrowedFd<'_>, u64)> {
+        self.fd().map(|fd| (fd, 0))
+    }
 }
 
 #[cfg(any(unix, windows))]
@@ -111,6 +120,11 @@ macro_rules! forward_read_at {
             #[cfg(unix)]
             fn fd(&self) -> Option<BorrowedFd<'_>> {
                 (**self).fd()
+            }
+
+            #[cfg(unix)]
+            fn fd_region(&self) -> Option<(BorrowedFd<'_>, u64)> {
+                (**self).fd_region()
             }
         }
     )*};
