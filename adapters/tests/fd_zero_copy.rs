@@ -1,0 +1,477 @@
+//! Reconstruction into descriptors: every kernel path and the fallback produce the bytes
+//! of the std reconstruct, and sources that change size are errors.
+#![cfg(all(feature = "fd", target_os = "linux"))]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::thread;
+
+use splitfdstream_adapters::fd::{Copied, FileRange, Methods, Reconstruct};
+use splitfdstream_adapters::std::{reconstruct, ExpectedLens, ReadAt, Writer};
+use splitfdstream_adapters::SourceError;
+
+/// Deterministic bytes that differ per source.
+fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+/// Sources of every size class, and a stream that uses each (some twice) between
+/// tar-like headers.
+struct Layer {
+    files: Vec<File>,
+    stream: Vec<u8>,
+}
+
+fn layer() -> Layer {
+    let sizes = [
+        0usize,
+        1,
+        100,
+        5_000,
+        130_000,
+        300_001,
+        1_048_576 + 17,
+        4096,
+        3 * 1_048_576,
+    ];
+    let files: Vec<File> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| {
+            let mut file = tempfile::tempfile().unwrap();
+            file.write_all(&pattern(u64::try_from(i).unwrap(), len))
+                .unwrap();
+            file
+        })
+        .collect();
+    let mut writer = Writer::new(Vec::new());
+    for round in 0..2u64 {
+        for index in 0..u64::try_from(files.len()).unwrap() {
+            writer
+                .write_inline(&pattern(100 + index + round, 512))
+                .unwrap();
+            writer.write_external(index).unwrap();
+        }
+    }
+    // A large inline chunk, past the staging threshold.
+    writer.write_inline(&pattern(7, 200_000)).unwrap();
+    writer.write_external(6).unwrap();
+    let stream = writer.finish().unwrap();
+    Layer { files, stream }
+}
+
+fn expected(layer: &Layer) -> Vec<u8> {
+    let mut out = Vec::new();
+    reconstruct(layer.stream.as_slice(), &layer.files, &mut out).unwrap();
+    out
+}
+
+fn read_back(mut file: File) -> Vec<u8> {
+    file.rewind().unwrap();
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).unwrap();
+    bytes
+}
+
+/// Runs `write` with the write end of a pipe while a thread drains the read end.
+fn into_pipe(write: impl FnOnce(BorrowedFd<'_>) -> io::Result<Copied>) -> (Copied, Vec<u8>) {
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let drainer = thread::spawn(move || {
+        let mut bytes = Vec::new();
+        File::from(reader).read_to_end(&mut bytes).unwrap();
+        bytes
+    });
+    let copied = write(writer.as_fd()).unwrap();
+    drop(writer);
+    (copied, drainer.join().unwrap())
+}
+
+/// Runs `write` with one end of a Unix socket pair while a thread drains the other.
+fn into_socket(write: impl FnOnce(BorrowedFd<'_>) -> io::Result<Copied>) -> (Copied, Vec<u8>) {
+    let (ours, mut theirs) = UnixStream::pair().unwrap();
+    let drainer = thread::spawn(move || {
+        let mut bytes = Vec::new();
+        theirs.read_to_end(&mut bytes).unwrap();
+        bytes
+    });
+    let copied = write(ours.as_fd()).unwrap();
+    drop(ours);
+    (copied, drainer.join().unwrap())
+}
+
+fn assert_same(got: &[u8], want: &[u8]) {
+    assert_eq!(got.len(), want.len(), "lengths differ");
+    assert!(got == want, "bytes differ");
+}
+
+fn check_totals(copied: &Copied, want: &[u8]) {
+    let sum = copied.inline
+        + copied.copy_file_range
+        + copied.splice
+        + copied.sendfile
+        + copied.read_write;
+    assert_eq!(copied.total, sum);
+    assert_eq!(copied.total, u64::try_from(want.len()).unwrap());
+}
+
+#[test]
+fn regular_file_output_uses_copy_file_range() {
+    let layer = layer();
+    let want = expected(&layer);
+    let out = tempfile::tempfile().unwrap();
+    let copied = Reconstruct::new()
+        .run(layer.stream.as_slice(), &layer.files, &out)
+        .unwrap();
+    check_totals(&copied, &want);
+    assert!(copied.copy_file_range > 0, "{copied:?}");
+    assert_eq!(copied.splice + copied.sendfile, 0);
+    assert_same(&read_back(out), &want);
+}
+
+#[test]
+fn output_starts_at_the_file_offset() {
+    let layer = layer();
+    let want = expected(&layer);
+    let mut out = tempfile::tempfile().unwrap();
+    out.write_all(b"prefix").unwrap();
+    Reconstruct::new()
+        .run(layer.stream.as_slice(), &layer.files, &out)
+        .unwrap();
+    let bytes = read_back(out);
+    assert_eq!(&bytes[..6], b"prefix");
+    assert_same(&bytes[6..], &want);
+}
+
+#[test]
+fn pipe_output_uses_splice() {
+    let layer = layer();
+    let want = expected(&layer);
+    let (copied, got) =
+        into_pipe(|fd| Reconstruct::new().run(layer.stream.as_slice(), &layer.files, fd));
+    check_totals(&copied, &want);
+    assert!(copied.splice > 0, "{copied:?}");
+    assert_eq!(copied.copy_file_range + copied.sendfile, 0);
+    assert_same(&got, &want);
+}
+
+#[test]
+fn non_blocking_pipe_output_waits_instead_of_failing() {
+    let layer = layer();
+    let want = expected(&layer);
+    for methods in [Methods::ALL, Methods::NONE] {
+        let (copied, got) = into_pipe(|fd| {
+            rustix::io::ioctl_fionbio(fd, true).unwrap();
+            // A one-page pipe fills at once, so EAGAIN is certain.
+            let _ = rustix::pipe::fcntl_setpipe_size(fd, 4096);
+            Reconstruct::new()
+                .methods(methods)
+                .run(layer.stream.as_slice(), &layer.files, fd)
+        });
+        check_totals(&copied, &want);
+        assert_same(&got, &want);
+    }
+}
+
+#[test]
+fn socket_output_uses_splice_then_sendfile() {
+    let layer = layer();
+    let want = expected(&layer);
+    let (copied, got) =
+        into_socket(|fd| Reconstruct::new().run(layer.stream.as_slice(), &layer.files, fd));
+    check_totals(&copied, &want);
+    assert!(copied.splice > 0, "{copied:?}");
+    assert_same(&got, &want);
+
+    let (copied, got) = into_socket(|fd| {
+        Reconstruct::new()
+            .methods(Methods::SENDFILE)
+            .run(layer.stream.as_slice(), &layer.files, fd)
+    });
+    check_totals(&copied, &want);
+    assert!(copied.sendfile > 0, "{copied:?}");
+    assert_eq!(copied.splice + copied.copy_file_range, 0);
+    assert_same(&got, &want);
+}
+
+#[test]
+fn forced_fallback_writes_the_same_bytes() {
+    let layer = layer();
+    let want = expected(&layer);
+    let plain = Reconstruct::new().methods(Methods::NONE);
+
+    let out = tempfile::tempfile().unwrap();
+    let copied = plain
+        .run(layer.stream.as_slice(), &layer.files, &out)
+        .unwrap();
+    check_totals(&copied, &want);
+    assert_eq!(copied.copy_file_range + copied.splice + copied.sendfile, 0);
+    assert_same(&read_back(out), &want);
+
+    let (copied, got) = into_pipe(|fd| plain.run(layer.stream.as_slice(), &layer.files, fd));
+    assert_eq!(copied.splice, 0);
+    assert_same(&got, &want);
+
+    let (copied, got) = into_socket(|fd| plain.run(layer.stream.as_slice(), &layer.files, fd));
+    assert_eq!(copied.splice + copied.sendfile, 0);
+    assert_same(&got, &want);
+}
+
+#[test]
+fn outputs_that_refuse_copy_file_range_fall_back() {
+    let layer = layer();
+    let want = expected(&layer);
+
+    // copy_file_range fails with EBADF on a file opened for appending.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("appended");
+    let out = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap();
+    let copied = Reconstruct::new()
+        .run(layer.stream.as_slice(), &layer.files, &out)
+        .unwrap();
+    check_totals(&copied, &want);
+    assert_eq!(copied.copy_file_range, 0, "{copied:?}");
+    assert_same(&std::fs::read(&path).unwrap(), &want);
+
+    // A character device takes no kernel method at all.
+    let null = OpenOptions::new().write(true).open("/dev/null").unwrap();
+    let copied = Reconstruct::new()
+        .run(layer.stream.as_slice(), &layer.files, &null)
+        .unwrap();
+    check_totals(&copied, &want);
+    assert_eq!(copied.read_write + copied.inline, copied.total);
+}
+
+#[test]
+fn small_externals_are_batched_with_inline_data() {
+    let layer = layer();
+    let want = expected(&layer);
+    // Everything below the threshold goes through the buffer; with a threshold of 0
+    // every non-empty external is copied by the kernel.
+    let out = tempfile::tempfile().unwrap();
+    let copied = Reconstruct::new()
+        .kernel_copy_min(u64::MAX)
+        .run(layer.stream.as_slice(), &layer.files, &out)
+        .unwrap();
+    assert_eq!(copied.copy_file_range, 0);
+    assert_same(&read_back(out), &want);
+
+    let out = tempfile::tempfile().unwrap();
+    let copied = Reconstruct::new()
+        .kernel_copy_min(0)
+        .run(layer.stream.as_slice(), &layer.files, &out)
+        .unwrap();
+    assert_eq!(copied.read_write, 0, "{copied:?}");
+    assert_same(&read_back(out), &want);
+}
+
+#[test]
+fn expected_sizes_are_checked() {
+    let layer = layer();
+    let mut lens = vec![None; layer.files.len()];
+    lens[6] = Some(1);
+    let sources = ExpectedLens::new(&layer.files, lens);
+    let out = tempfile::tempfile().unwrap();
+    let error = Reconstruct::new()
+        .run(layer.stream.as_slice(), &sources, &out)
+        .unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    let inner = error.get_ref().unwrap().downcast_ref::<SourceError>();
+    assert!(
+        matches!(
+            inner,
+            Some(SourceError::SizeMismatch {
+                index: 6,
+                expected: 1,
+                ..
+            })
+        ),
+        "{error}"
+    );
+}
+
+fn single_external_stream() -> Vec<u8> {
+    let mut writer = Writer::new(Vec::new());
+    writer.write_inline(b"head").unwrap();
+    writer.write_external(0).unwrap();
+    writer.finish().unwrap()
+}
+
+/// A region reaching past the end of its file: the kernel copy ends early.
+#[test]
+fn a_source_shorter_than_its_size_is_an_error_on_every_path() {
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(&pattern(1, 500_000)).unwrap();
+    let stream = single_external_stream();
+    for methods in [Methods::ALL, Methods::NONE] {
+        let range = [FileRange::new(&file, 1000, 600_000).unwrap()];
+        let out = tempfile::tempfile().unwrap();
+        let error = Reconstruct::new()
+            .methods(methods)
+            .run(stream.as_slice(), &range, &out)
+            .unwrap_err();
+        let inner = error.get_ref().unwrap().downcast_ref::<SourceError>();
+        assert!(
+            matches!(
+                inner,
+                Some(SourceError::Shrank {
+                    index: 0,
+                    expected: 600_000,
+                    read: 499_000
+                })
+            ),
+            "{methods:?}: {error}"
+        );
+        // Never more than the source held.
+        assert!(out.metadata().unwrap().len() <= 4 + 499_000);
+    }
+}
+
+/// A source that reports a size smaller than it is, as one that grew after its size was
+/// taken would.
+struct Understated(File, u64);
+
+impl ReadAt for Understated {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.0.read_at(buf, offset)
+    }
+
+    fn size(&self) -> io::Result<Option<u64>> {
+        Ok(Some(self.1))
+    }
+
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.0.as_fd())
+    }
+}
+
+#[test]
+fn a_source_longer_than_its_size_is_an_error_and_not_copied() {
+    let stream = single_external_stream();
+    for (methods, out_is_pipe) in [
+        (Methods::ALL, false),
+        (Methods::ALL, true),
+        (Methods::NONE, false),
+    ] {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&pattern(2, 400_000)).unwrap();
+        let sources = [Understated(file, 300_000)];
+        let run = |fd: BorrowedFd<'_>| {
+            Reconstruct::new()
+                .methods(methods)
+                .run(stream.as_slice(), &sources, fd)
+        };
+        let (result, written) = if out_is_pipe {
+            let (reader, writer) = rustix::pipe::pipe().unwrap();
+            let drainer = thread::spawn(move || {
+                let mut bytes = Vec::new();
+                File::from(reader).read_to_end(&mut bytes).unwrap();
+                bytes.len()
+            });
+            let result = run(writer.as_fd());
+            drop(writer);
+            (result, drainer.join().unwrap())
+        } else {
+            let out = tempfile::tempfile().unwrap();
+            let result = run(out.as_fd());
+            (
+                result,
+                usize::try_from(out.metadata().unwrap().len()).unwrap(),
+            )
+        };
+        let error = result.unwrap_err();
+        let inner = error.get_ref().unwrap().downcast_ref::<SourceError>();
+        assert!(
+            matches!(
+                inner,
+                Some(SourceError::Grew {
+                    index: 0,
+                    expected: 300_000
+                })
+            ),
+            "{methods:?}: {error}"
+        );
+        assert!(written <= 4 + 300_000, "copied past the size: {written}");
+    }
+}
+
+/// The source is truncated by the reader of the output while the kernel copies it.
+#[test]
+fn a_source_truncated_mid_copy_is_an_error() {
+    let stream = single_external_stream();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("source");
+    std::fs::write(&path, pattern(3, 4 << 20)).unwrap();
+    let sources = [File::open(&path).unwrap()];
+    let (reader, writer): (OwnedFd, OwnedFd) = rustix::pipe::pipe().unwrap();
+    let _ = rustix::pipe::fcntl_setpipe_size(&writer, 4096);
+    let truncate_path = path.clone();
+    let drainer = thread::spawn(move || {
+        let mut reader = File::from(reader);
+        let mut first = [0u8; 1];
+        reader.read_exact(&mut first).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&truncate_path)
+            .unwrap()
+            .set_len(100_000)
+            .unwrap();
+        let mut rest = Vec::new();
+        reader.read_to_end(&mut rest).unwrap();
+        1 + rest.len()
+    });
+    let result = Reconstruct::new().run(stream.as_slice(), &sources, &writer);
+    drop(writer);
+    let written = drainer.join().unwrap();
+    let error = result.unwrap_err();
+    let inner = error.get_ref().unwrap().downcast_ref::<SourceError>();
+    assert!(
+        matches!(inner, Some(SourceError::Shrank { index: 0, expected, .. }) if *expected == 4 << 20),
+        "{error}"
+    );
+    assert!(written < 4 + (4 << 20));
+}
+
+#[test]
+fn stream_errors_are_reported() {
+    let files: [File; 0] = [];
+    let out = tempfile::tempfile().unwrap();
+    let truncated = [0xfb_u8, 0xff, 0xff];
+    let error = Reconstruct::new()
+        .run(&truncated[..], &files, &out)
+        .unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    let missing = 5u64.to_le_bytes();
+    let error = Reconstruct::new()
+        .run(&missing[..], &files, &out)
+        .unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::NotFound);
+}
+
+#[test]
+fn in_memory_sources_go_through_the_buffer() {
+    let sources: [Vec<u8>; 2] = [pattern(1, 300_000), b"small".to_vec()];
+    let mut writer = Writer::new(Vec::new());
+    writer.write_external(0).unwrap();
+    writer.write_external(1).unwrap();
+    let stream = writer.finish().unwrap();
+    let (copied, got) = into_pipe(|fd| Reconstruct::new().run(stream.as_slice(), &sources, fd));
+    assert_eq!(copied.read_write, 300_005);
+    let mut want = sources[0].clone();
+    want.extend_from_slice(b"small");
+    assert_same(&got, &want);
+}
