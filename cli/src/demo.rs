@@ -153,8 +153,7 @@ pub fn run(input: Option<&Path>, quiet: bool) -> Result<()> {
             build_tar(&tree, &tar).context("cannot build the sample tar")?;
             let size = fs::metadata(&tar)?.len();
             say(format!(
-                "sample    {files} files (a duplicate, an empty file, a symlink, a long and a non-UTF-8 name) in {}",
-                work.path().display()
+                "sample    {files} files (a duplicate, an empty file, a symlink, a long and a non-UTF-8 name) in a temporary directory"
             ));
             say(format!(
                 "tar       sample.tar, {} built in-process",

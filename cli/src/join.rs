@@ -79,17 +79,15 @@ fn explain(error: io::Error, sources: &PathSources, fds: &Path) -> anyhow::Error
 ///
 /// As [`rebuild`], or the output cannot be created.
 pub fn run(stream: &Path, fds: &Path, output: Option<&Path>, quiet: bool) -> Result<()> {
+    if output.is_none() && io::stdout().is_terminal() {
+        bail!("refusing to write binary output to a terminal; use -o FILE or redirect stdout");
+    }
     let sources = path_sources(fds)?;
     let progress = Progress::new(quiet, "join", None);
     let context = || format!("cannot join {}", stream.display());
     match output {
         None => {
             let stdout = io::stdout();
-            if stdout.is_terminal() {
-                bail!(
-                    "refusing to write binary output to a terminal; use -o FILE or redirect stdout"
-                );
-            }
             // A descriptor of our own, so writes are not line-buffered.
             let out = File::from(
                 stdout

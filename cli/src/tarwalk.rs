@@ -515,6 +515,62 @@ mod tests {
     }
 
     #[test]
+    fn base256_sizes_are_read() {
+        let mut block = header("big", b'0', 0);
+        let mut size = [0u8; 12];
+        size[0] = 0x80;
+        size[11] = 6;
+        block[124..136].copy_from_slice(&size);
+        seal(&mut block);
+        let mut archive = block.to_vec();
+        archive.extend_from_slice(b"base-2");
+        archive.resize(1024, 0);
+        member(&mut archive, "next", b'0', b"after");
+        let (walk, record) = run(&archive);
+        assert_eq!(walk.unparsed_from, None);
+        assert_eq!(
+            record.contents(),
+            vec![b"base-2".to_vec(), b"after".to_vec()]
+        );
+    }
+
+    #[test]
+    fn corrupted_archives_pass_through_without_panicking() {
+        let mut archive = Vec::new();
+        member(&mut archive, "pax", b'x', b"11 size=12\n");
+        member(&mut archive, "a", b'0', &[1u8; 700]);
+        let mut sparse = header("s", b'S', 3);
+        sparse[482] = 1;
+        seal(&mut sparse);
+        archive.extend_from_slice(&sparse);
+        archive.extend_from_slice(&[0u8; BLOCK]);
+        member(&mut archive, "b", b'0', b"bbb");
+        archive.extend_from_slice(&[0u8; 1024]);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            usize::try_from(seed % 1_000_000).unwrap()
+        };
+        for _ in 0..3000 {
+            let mut mutated = archive.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = 512 + next() % (mutated.len() - 512);
+                mutated[at] = u8::try_from(next() % 256).unwrap();
+            }
+            // Re-seal some headers so that corrupted fields are parsed, not rejected.
+            if next() % 2 == 0 {
+                let at = (next() % (mutated.len() / BLOCK)) * BLOCK;
+                let block: &mut [u8; BLOCK] = (&mut mutated[at..at + BLOCK]).try_into().unwrap();
+                seal(block);
+            }
+            let cut = mutated.len() - next() % 600;
+            run(&mutated[..cut]);
+        }
+    }
+
+    #[test]
     fn numeric_fields() {
         assert_eq!(parse_numeric(b"00000000012\0"), Some(10));
         assert_eq!(parse_numeric(b"   12 \0\0\0\0\0\0"), Some(10));
