@@ -83,7 +83,7 @@ pub fn run(stream: &Path, fds: &Path, output: Option<&Path>, quiet: bool) -> Res
         bail!("refusing to write binary output to a terminal; use -o FILE or redirect stdout");
     }
     let sources = path_sources(fds)?;
-    let progress = Progress::new(quiet, "join", None);
+    let progress = Progress::new(quiet, "join", total_for_progress(quiet, stream, &sources));
     let context = || format!("cannot join {}", stream.display());
     match output {
         None => {
@@ -129,6 +129,38 @@ fn write_to(
     }
 }
 
+/// The size of the rebuilt output, for a progress bar's total: the inline bytes of the
+/// stream plus the current size of every source it refers to. Worked out only when a bar is
+/// drawn; `None` (a bar without a total) when anything is off, which the join itself will
+/// then report.
+fn total_for_progress(quiet: bool, stream: &Path, sources: &PathSources) -> Option<u64> {
+    if !Progress::shown(quiet) {
+        return None;
+    }
+    let file = File::open(stream).ok()?;
+    let mut sizes = std::collections::HashMap::new();
+    let mut externals = 0u64;
+    let summary = crate::inspect::scan(io::BufReader::new(file), |listed| {
+        if let crate::inspect::Listed::External { index, .. } = listed {
+            let size = match sizes.get(&index) {
+                Some(&size) => size,
+                None => {
+                    let path = FdIndex::new(index)
+                        .and_then(|index| sources.path(index))
+                        .context("no such source")?;
+                    let size = fs::metadata(path)?.len();
+                    sizes.insert(index, size);
+                    size
+                }
+            };
+            externals = externals.saturating_add(size);
+        }
+        Ok(())
+    })
+    .ok()?;
+    Some(summary.inline_bytes.saturating_add(externals))
+}
+
 /// Whether `path` exists and is something other than a regular file.
 fn is_special(path: &Path) -> bool {
     fs::metadata(path).is_ok_and(|meta| !meta.is_file())
@@ -168,7 +200,7 @@ impl Write for HashingWriter {
 /// As [`rebuild`].
 pub fn verify(stream: &Path, fds: &Path, quiet: bool) -> Result<()> {
     let sources = path_sources(fds)?;
-    let progress = Progress::new(quiet, "verify", None);
+    let progress = Progress::new(quiet, "verify", total_for_progress(quiet, stream, &sources));
     let mut hashing = HashingWriter::default();
     rebuild(stream, &sources, fds, progress.track(&mut hashing))
         .with_context(|| format!("cannot verify {}", stream.display()))?;

@@ -15,25 +15,31 @@ pub struct Progress {
 impl Progress {
     /// A bar labelled `message`; `total` bytes when known.
     pub fn new(quiet: bool, message: &'static str, total: Option<u64>) -> Progress {
-        if quiet || !io::stderr().is_terminal() {
+        if !Progress::shown(quiet) {
             return Progress { bar: None };
         }
         let bar = match total {
             Some(total) => ProgressBar::new(total).with_style(
                 ProgressStyle::with_template(
-                    "{msg:>8} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                    "{msg:>6} [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
             ),
             None => ProgressBar::new_spinner().with_style(
-                ProgressStyle::with_template("{msg:>8} {spinner} {bytes} {bytes_per_sec}")
+                ProgressStyle::with_template("{msg:>6} {spinner} {bytes} {bytes_per_sec}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             ),
         };
         bar.set_message(message);
         bar.enable_steady_tick(Duration::from_millis(200));
         Progress { bar: Some(bar) }
+    }
+
+    /// Whether a bar would be drawn, so that a total worth some work to find is computed
+    /// only then.
+    pub fn shown(quiet: bool) -> bool {
+        !quiet && io::stderr().is_terminal()
     }
 
     /// Counts `bytes` more.
