@@ -140,7 +140,7 @@ impl Stage {
         let cap = self.buf.len();
         loop {
             let room = cap - self.staging.len();
-            if room < copy.want(cap).min(cap / 2) {
+            if room < copy.want(cap) {
                 self.flush(out)?;
             }
             let spare = self.staging.spare(&mut self.buf);
