@@ -7,10 +7,13 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, IsTerminal, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use splitfdstream::FdIndex;
+use splitfdstream_adapters::fd;
 use splitfdstream_adapters::std::{reconstruct, PathSources, SourceIoError};
 use splitfdstream_adapters::SourceError;
 
@@ -27,15 +30,21 @@ pub fn path_sources(fds: &Path) -> Result<PathSources> {
     Ok(PathSources::from_paths(fdlist::read(fds)?))
 }
 
-/// Rebuilds the stream at `stream` from `sources` into `out`; returns the bytes written.
+/// Opens the stream at `stream` and rebuilds it with `how` (one of the adapters'
+/// reconstructions over `sources`); returns the bytes written.
 ///
 /// # Errors
 ///
 /// The stream is malformed or truncated, a source is missing, unreadable or changes size,
 /// or writing fails; the error says which, with the fd list's size for a missing index.
-pub fn rebuild(stream: &Path, sources: &PathSources, fds: &Path, out: impl Write) -> Result<u64> {
+pub fn rebuild(
+    stream: &Path,
+    sources: &PathSources,
+    fds: &Path,
+    how: impl FnOnce(&File) -> io::Result<u64>,
+) -> Result<u64> {
     let file = File::open(stream).with_context(|| format!("cannot open {}", stream.display()))?;
-    reconstruct(&file, sources, out).map_err(|error| explain(error, sources, fds))
+    how(&file).map_err(|error| explain(error, sources, fds))
 }
 
 /// Adds what the fd list knows to a reconstruction error: its size for an index it lacks,
@@ -115,6 +124,8 @@ pub fn run(stream: &Path, fds: &Path, output: Option<&Path>, quiet: bool) -> Res
     Ok(())
 }
 
+/// Rebuilds into the descriptor `out` with the kernel's copy paths (`copy_file_range` into
+/// files, `splice` into pipes), falling back to reads and writes.
 fn write_to(
     stream: &Path,
     sources: &PathSources,
@@ -122,11 +133,30 @@ fn write_to(
     out: &File,
     progress: &Progress,
 ) -> Result<u64> {
-    if progress.is_visible() {
-        rebuild(stream, sources, fds, progress.track(out))
-    } else {
-        rebuild(stream, sources, fds, out)
+    let kernel = |stream: &File| fd::reconstruct(stream, sources, out);
+    if !progress.is_visible() {
+        return rebuild(stream, sources, fds, kernel);
     }
+    if out.metadata().is_ok_and(|meta| meta.is_file()) {
+        // Kernel copies bypass any writer: follow the output file's length instead.
+        let done = AtomicBool::new(false);
+        return std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    if let Ok(meta) = out.metadata() {
+                        progress.set_position(meta.len());
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+            let result = rebuild(stream, sources, fds, kernel);
+            done.store(true, Ordering::Relaxed);
+            result
+        });
+    }
+    rebuild(stream, sources, fds, |stream| {
+        reconstruct(stream, sources, progress.track(out))
+    })
 }
 
 /// The size of the rebuilt output, for a progress bar's total: the inline bytes of the
@@ -202,8 +232,10 @@ pub fn verify(stream: &Path, fds: &Path, quiet: bool) -> Result<()> {
     let sources = path_sources(fds)?;
     let progress = Progress::new(quiet, "verify", total_for_progress(quiet, stream, &sources));
     let mut hashing = HashingWriter::default();
-    rebuild(stream, &sources, fds, progress.track(&mut hashing))
-        .with_context(|| format!("cannot verify {}", stream.display()))?;
+    rebuild(stream, &sources, fds, |stream| {
+        reconstruct(stream, &sources, progress.track(&mut hashing))
+    })
+    .with_context(|| format!("cannot verify {}", stream.display()))?;
     progress.finish();
     let (digest, size) = hashing.finish();
     let mut stdout = io::stdout().lock();

@@ -54,6 +54,13 @@ impl Progress {
         }
     }
 
+    /// Sets the count to `bytes`.
+    pub fn set_position(&self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(bytes);
+        }
+    }
+
     /// Whether a bar is drawn.
     pub fn is_visible(&self) -> bool {
         self.bar.is_some()
