@@ -8,7 +8,7 @@
 //! | module | feature | what |
 //! |---|---|---|
 //! | [`embedded_io`] | (always) | `no_std`, no allocation: a [`Reader`](embedded_io::Reader) and [`Writer`](embedded_io::Writer) over `embedded-io` 0.7 with caller buffers, and [`reconstruct`](embedded_io::reconstruct) from `Read + Seek` sources in a fixed-capacity [`SourceTable`](embedded_io::SourceTable) |
-//! | `std` | `std` | `std::io` reader and writer, the [`Sources`](crate::std::Sources) trait with file, lazily opened path and in-memory implementations, `reconstruct`, and `Read`/`Seek` views of the rebuilt stream |
+//! | `std` | `std` | `std::io` reader and writer, the `Sources` trait with file, lazily opened path and in-memory implementations, `reconstruct`, and `Read`/`Seek` views of the rebuilt stream |
 //! | `fd` | `fd` (unix) | descriptors: zero-copy `reconstruct` into a descriptor (`copy_file_range`, `splice`, `sendfile` on Linux), `send`/`receive` of a stream and its sources by `SCM_RIGHTS`, block-device and `FileRange` sources |
 //!
 //! # Features
