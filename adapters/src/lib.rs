@@ -8,7 +8,9 @@
 //! | module | feature | what |
 //! |---|---|---|
 //! | [`embedded_io`] | (always) | `no_std`, no allocation: a [`Reader`](embedded_io::Reader) and [`Writer`](embedded_io::Writer) over `embedded-io` 0.7 with caller buffers, and [`reconstruct`](embedded_io::reconstruct) from `Read + Seek` sources in a fixed-capacity [`SourceTable`](embedded_io::SourceTable) |
+//! | `asynch` | `async` | `no_std`, no allocation: the same over `embedded-io-async` 0.7: an async `Reader` and `Writer`, and `reconstruct` from async `Read + Seek` sources in the same `SourceTable` |
 //! | `std` | `std` | `std::io` reader and writer, the `Sources` trait with file, lazily opened path and in-memory implementations, `reconstruct`, and `Read`/`Seek` views of the rebuilt stream |
+//! | `tokio_1` | `tokio-1` | a cancel-safe `Reader` and a `Writer` over tokio's `AsyncRead`/`AsyncWrite`, and `reconstruct` into an `AsyncWrite` from the `std` module's sources (files, lazily opened paths) read on the blocking pool |
 //! | `fd` | `fd` (unix) | descriptors: zero-copy `reconstruct` into a descriptor (`copy_file_range`, `splice`, `sendfile` on Linux), `send`/`receive` of a stream and its sources by `SCM_RIGHTS`, block-device and `FileRange` sources |
 //!
 //! # Features
@@ -19,6 +21,9 @@
 //! - `fd` (unix; implies `std`): descriptor-level reconstruction, descriptor passing and
 //!   block-device sources, through `rustix`. The crate's only `unsafe` block (the
 //!   `BLKGETSIZE64` ioctl) lives in `fd`; without this feature the crate forbids `unsafe`.
+//! - `async`: the `embedded-io-async` adapters (`no_std`, no allocation; builds for
+//!   bare-metal targets too).
+//! - `tokio-1` (implies `std`): the tokio adapters.
 //! - `defmt`: derives `defmt::Format` on the public types; forwarded to the core,
 //!   `embedded-io` and `heapless`.
 //!
@@ -42,11 +47,15 @@
 mod drive;
 mod error;
 
+#[cfg(feature = "async")]
+pub mod asynch;
 pub mod embedded_io;
 #[cfg(all(feature = "fd", unix))]
 pub mod fd;
 #[cfg(feature = "std")]
 pub mod std;
+#[cfg(feature = "tokio-1")]
+pub mod tokio_1;
 
 pub use error::{ReadError, SourceError, WriteError};
 

@@ -153,6 +153,22 @@ impl<S, const N: usize> Default for SourceTable<S, N> {
     }
 }
 
+/// Lookups for the async reconstruct, whose sources implement the async traits instead.
+#[cfg(feature = "async")]
+impl<S, const N: usize> SourceTable<S, N> {
+    pub(crate) fn source_mut(&mut self, index: FdIndex) -> Option<&mut S> {
+        slot(self.entries.len(), index)
+            .and_then(|at| self.entries.get_mut(at))
+            .map(|entry| &mut entry.source)
+    }
+
+    pub(crate) fn expected(&self, index: FdIndex) -> Option<u64> {
+        slot(self.entries.len(), index)
+            .and_then(|at| self.entries.get(at))
+            .and_then(|entry| entry.expected_len)
+    }
+}
+
 impl<S: Read + Seek, const N: usize> Sources for SourceTable<S, N> {
     type Source = S;
 

@@ -1,0 +1,78 @@
+//! `embedded-io-async` 0.7 adapters: `no_std`, no allocation, caller-provided buffers; the
+//! async counterparts of [`crate::embedded_io`], for Embassy-style firmware.
+//!
+//! - [`Reader`]: the chunks of a stream read from any
+//!   [`embedded_io_async::Read`](embedded_io_async_07::Read), inline data in fragments
+//!   borrowed from your buffer; the same fragments as the blocking
+//!   [`embedded_io::Reader`](crate::embedded_io::Reader) for the same buffer size.
+//! - [`Writer`]: a well-formed stream written to any
+//!   [`embedded_io_async::Write`](embedded_io_async_07::Write).
+//! - [`reconstruct`]: rebuild an image into any async `Write` from sources that are async
+//!   `Read + Seek` (flash regions behind a DMA driver), listed in the same fixed-capacity
+//!   [`SourceTable`](crate::embedded_io::SourceTable) as the blocking path, or any other
+//!   [`Sources`].
+//!
+//! The drivers are the blocking ones with `.await` at each I/O call: the same core
+//! [`Decoder`](splitfdstream::Decoder), fed through the same buffer bookkeeping, decides
+//! everything else. Reads and writes that fail with
+//! [`ErrorKind::Interrupted`](embedded_io_async_07::ErrorKind) are retried; short writes
+//! are continued; a write that accepts nothing is an error rather than a panic.
+//!
+//! # Cancellation
+//!
+//! - [`Reader::next_chunk`] is cancel-safe whenever the underlying `read` is (as
+//!   `embedded-io-async` encourages implementations to be): the reader's whole state lives
+//!   in the struct, and the only `.await` is a read into a buffer that holds nothing
+//!   undecoded. Dropping the future before it completes loses no byte and hands out no
+//!   chunk twice; the next call continues where the stream is.
+//! - A [`Writer`] future dropped before it completes leaves an unknown part of its chunk
+//!   written: the stream is then not resumable; discard it.
+//! - A [`reconstruct`] future dropped before it completes is not resumable: the output
+//!   holds a prefix of the rebuilt bytes that may end inside a chunk, and the stream's
+//!   position is unknown. The sources stay usable (every reference seeks to offset 0).
+
+mod reader;
+mod reconstruct;
+mod writer;
+
+pub use reader::Reader;
+pub use reconstruct::{reconstruct, Sources};
+pub use writer::Writer;
+
+use embedded_io_async_07::{Error as _, ErrorKind, Read, Write};
+
+/// Reads into `buf`, retrying interrupted reads.
+async fn read_retrying<R: Read + ?Sized>(
+    reader: &mut R,
+    buf: &mut [u8],
+) -> Result<usize, R::Error> {
+    loop {
+        match reader.read(buf).await {
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            other => return other.map(|n| n.min(buf.len())),
+        }
+    }
+}
+
+/// Why [`write_all`] stopped.
+enum WriteAllError<E> {
+    Io(E),
+    WriteZero,
+}
+
+/// Writes all of `bytes`, continuing short writes and retrying interrupted ones; a write
+/// that accepts nothing is an error.
+async fn write_all<W: Write + ?Sized>(
+    out: &mut W,
+    mut bytes: &[u8],
+) -> Result<(), WriteAllError<W::Error>> {
+    while !bytes.is_empty() {
+        match out.write(bytes).await {
+            Ok(0) => return Err(WriteAllError::WriteZero),
+            Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return Err(WriteAllError::Io(error)),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! The chunk reader over `embedded_io_async::Read`.
+
+use embedded_io_async_07::Read;
+use splitfdstream::{Chunk, Limits};
+
+use crate::drive::{Event, Feed};
+use crate::error::ReadError;
+use crate::MIN_BUFFER_LEN;
+
+/// Reads the chunks of a stream from an [`embedded_io_async::Read`](Read) through a buffer
+/// you provide (at least [`MIN_BUFFER_LEN`] bytes); nothing is allocated.
+///
+/// Inline data is handed out in fragments borrowed from the buffer: a chunk larger than
+/// the buffer streams through it in several [`InlineFragment`](splitfdstream::InlineFragment)s.
+/// [`next_chunk`](Reader::next_chunk) is cancel-safe when the underlying `read` is.
+///
+/// ```
+/// use splitfdstream::Chunk;
+/// use splitfdstream_adapters::asynch::Reader;
+///
+/// let stream: &[u8] = &[
+///     0xfb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, b'h', b'e', b'l', b'l', b'o',
+///     0x07, 0, 0, 0, 0, 0, 0, 0,
+/// ];
+/// embassy_futures::block_on(async {
+///     let mut buf = [0u8; 8]; // smaller than the chunk: "hello" arrives in two fragments
+///     let mut reader = Reader::new(stream, &mut buf);
+///     let mut inline = [0u8; 5];
+///     let mut external = None;
+///     while let Some(chunk) = reader.next_chunk().await.unwrap() {
+///         match chunk {
+///             Chunk::Inline(f) => {
+///                 let at = usize::try_from(f.offset).unwrap();
+///                 inline[at..at + f.data.len()].copy_from_slice(f.data);
+///             }
+///             Chunk::External(index) => external = Some(index.get()),
+///         }
+///     }
+///     assert_eq!(&inline, b"hello");
+///     assert_eq!(external, Some(7));
+/// });
+/// ```
+#[derive(Debug)]
+pub struct Reader<'b, R> {
+    inner: R,
+    buf: &'b mut [u8],
+    feed: Feed,
+}
+
+impl<'b, R: Read> Reader<'b, R> {
+    /// A reader over `inner` using `buf`.
+    pub fn new(inner: R, buf: &'b mut [u8]) -> Reader<'b, R> {
+        Reader::with_limits(inner, buf, Limits::new())
+    }
+
+    /// A reader that rejects chunks exceeding `limits`.
+    pub fn with_limits(inner: R, buf: &'b mut [u8], limits: Limits) -> Reader<'b, R> {
+        Reader {
+            inner,
+            buf,
+            feed: Feed::new(limits),
+        }
+    }
+
+    /// The next chunk, or `None` at the clean end of the stream.
+    ///
+    /// Cancel-safe when `R::read` is: dropping the future before it completes loses no
+    /// stream byte, and the next call yields the chunk this one would have.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::Decode`] when the stream is malformed or ends inside a chunk,
+    /// [`ReadError::Io`] when the underlying reader fails, [`ReadError::BufferTooSmall`]
+    /// when the buffer is shorter than [`MIN_BUFFER_LEN`].
+    pub async fn next_chunk(&mut self) -> Result<Option<Chunk<'_>>, ReadError<R::Error>> {
+        if self.buf.len() < MIN_BUFFER_LEN {
+            return Err(ReadError::BufferTooSmall {
+                len: self.buf.len(),
+            });
+        }
+        loop {
+            match self.feed.poll(self.buf)? {
+                Event::NeedInput => {
+                    // Everything buffered was decoded, so a read dropped here loses nothing.
+                    let target = self.feed.refill_target(self.buf);
+                    let n = super::read_retrying(&mut self.inner, target)
+                        .await
+                        .map_err(ReadError::Io)?;
+                    self.feed.filled(n);
+                }
+                Event::End => return Ok(None),
+                event => return Ok(event.chunk(self.buf)),
+            }
+        }
+    }
+
+    /// Stream bytes decoded so far.
+    pub fn position(&self) -> u64 {
+        self.feed.position()
+    }
+
+    /// The underlying reader.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    /// The underlying reader; reading from it directly desynchronises the stream.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// The underlying reader and the buffer; buffered bytes not yet decoded are lost.
+    pub fn into_inner(self) -> (R, &'b mut [u8]) {
+        (self.inner, self.buf)
+    }
+}

@@ -1,0 +1,223 @@
+//! `no_std` async reconstruction from async `Read + Seek` sources.
+
+use embedded_io_async_07::{Error as _, ErrorKind, ErrorType, Read, Seek, SeekFrom, Write};
+use splitfdstream::{FdIndex, Limits};
+
+use super::{read_retrying, write_all, WriteAllError};
+use crate::drive::{len_u64, Event, ExternalCopy, Feed, Progress};
+use crate::embedded_io::{ReconstructError, SliceSource, SourceTable};
+use crate::error::SourceError;
+use crate::MIN_BUFFER_LEN;
+
+/// The caller's ordered list of external sources for the async [`reconstruct`]: index `i`
+/// of the stream is its `i`-th source.
+///
+/// A source is anything async `Read + Seek`: reconstruction seeks it to its end to learn
+/// its size, then to offset 0, and reads it through, so one source may be referenced many
+/// times. Implemented by [`SourceTable`] (the blocking path's fixed-capacity table) and by
+/// slices and arrays of sources.
+///
+/// ```
+/// use splitfdstream::FdIndex;
+/// use splitfdstream_adapters::asynch::Sources;
+/// use splitfdstream_adapters::embedded_io::{SliceSource, SourceTable};
+///
+/// let mut table: SourceTable<SliceSource<'_>, 4> = SourceTable::new();
+/// table.push_with_len(SliceSource::new(b"boot"), 4).unwrap();
+/// let first = FdIndex::new(0).unwrap();
+/// assert_eq!(Sources::expected_len(&table, first), Some(4));
+/// assert!(Sources::source(&mut table, FdIndex::new(1).unwrap()).is_none());
+/// ```
+pub trait Sources {
+    /// One source, for example a region of flash.
+    type Source: Read + Seek;
+
+    /// The source for `index`, or `None` when there is none.
+    fn source(&mut self, index: FdIndex) -> Option<&mut Self::Source>;
+
+    /// The size the caller expects source `index` to have, if any; a source of another
+    /// size is then an error. Defaults to `None`.
+    fn expected_len(&self, index: FdIndex) -> Option<u64> {
+        let _ = index;
+        None
+    }
+}
+
+impl<S: Read + Seek> Sources for [S] {
+    type Source = S;
+
+    fn source(&mut self, index: FdIndex) -> Option<&mut S> {
+        usize::try_from(index.get())
+            .ok()
+            .and_then(|at| self.get_mut(at))
+    }
+}
+
+impl<S: Read + Seek, const N: usize> Sources for [S; N] {
+    type Source = S;
+
+    fn source(&mut self, index: FdIndex) -> Option<&mut S> {
+        self.as_mut_slice().source(index)
+    }
+}
+
+impl<S: Read + Seek, const N: usize> Sources for SourceTable<S, N> {
+    type Source = S;
+
+    fn source(&mut self, index: FdIndex) -> Option<&mut S> {
+        self.source_mut(index)
+    }
+
+    fn expected_len(&self, index: FdIndex) -> Option<u64> {
+        self.expected(index)
+    }
+}
+
+/// Never waits: the bytes are in memory.
+impl Read for SliceSource<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        embedded_io_07::Read::read(self, buf)
+    }
+}
+
+/// Never waits: the bytes are in memory.
+impl Seek for SliceSource<'_> {
+    async fn seek(&mut self, pos: SeekFrom) -> Result<u64, ErrorKind> {
+        embedded_io_07::Seek::seek(self, pos)
+    }
+}
+
+/// The smallest buffer [`reconstruct`] accepts: room for a prefix in each half.
+const MIN_RECONSTRUCT_BUFFER_LEN: usize = 2 * MIN_BUFFER_LEN;
+
+fn write_error<E: embedded_io_async_07::Error>(error: WriteAllError<E>) -> ReconstructError {
+    match error {
+        WriteAllError::Io(error) => ReconstructError::Write(error.kind()),
+        WriteAllError::WriteZero => ReconstructError::Write(ErrorKind::WriteZero),
+    }
+}
+
+/// Rebuilds the original bytes from `stream` and `sources` into `out`, through `buf` (at
+/// least 16 bytes; half reads the stream, half copies sources); returns the bytes written.
+///
+/// The async counterpart of [`embedded_io::reconstruct`](crate::embedded_io::reconstruct),
+/// with the same checks and the same errors: no allocation; each external source is sought
+/// to its end for its size, then read from offset 0 to that size; a source whose size
+/// differs from [`Sources::expected_len`], or that ends early or holds more, is an error.
+/// `out` is flushed at the end.
+///
+/// Not resumable: when the future is dropped before it completes, `out` holds a prefix of
+/// the rebuilt bytes that may end inside a chunk, and the stream's position is unknown.
+///
+/// ```
+/// use splitfdstream_adapters::asynch::{reconstruct, Writer};
+/// use splitfdstream_adapters::embedded_io::{SliceSource, SourceTable};
+///
+/// embassy_futures::block_on(async {
+///     // The stream: a new header, then two regions already on the device.
+///     let mut stream = [0u8; 64];
+///     let mut writer = Writer::new(&mut stream[..]);
+///     writer.write_inline(b"v2:").await.unwrap();
+///     writer.write_external(1).await.unwrap();
+///     writer.write_external(0).await.unwrap();
+///     let len = usize::try_from(writer.position()).unwrap();
+///
+///     let mut sources: SourceTable<SliceSource<'_>, 4> = SourceTable::new();
+///     sources.push(SliceSource::new(b"kernel")).unwrap();
+///     sources.push_with_len(SliceSource::new(b"boot+"), 5).unwrap();
+///
+///     let mut image = [0u8; 32];
+///     let mut buf = [0u8; 64];
+///     let written = reconstruct(&stream[..len], &mut sources, &mut image[..], &mut buf)
+///         .await
+///         .unwrap();
+///     assert_eq!(&image[..usize::try_from(written).unwrap()], b"v2:boot+kernel");
+/// });
+/// ```
+///
+/// # Errors
+///
+/// [`ReconstructError`]: a malformed or truncated stream, a missing or wrongly sized
+/// source, an I/O error on the stream, a source or the output, or a buffer that is too
+/// small.
+pub async fn reconstruct<R, S, W>(
+    stream: R,
+    sources: &mut S,
+    out: W,
+    buf: &mut [u8],
+) -> Result<u64, ReconstructError>
+where
+    R: Read,
+    S: Sources + ?Sized,
+    W: Write,
+{
+    if buf.len() < MIN_RECONSTRUCT_BUFFER_LEN {
+        return Err(ReconstructError::BufferTooSmall { len: buf.len() });
+    }
+    let (stream_buf, copy_buf) = buf.split_at_mut(buf.len() / 2);
+    let mut stream = stream;
+    let mut out = out;
+    let mut feed = Feed::new(Limits::new());
+    let mut total = 0u64;
+    loop {
+        match feed.poll(stream_buf)? {
+            Event::Inline { range, .. } => {
+                let bytes = stream_buf.get(range).unwrap_or_default();
+                write_all(&mut out, bytes).await.map_err(write_error)?;
+                total = total.saturating_add(len_u64(bytes.len()));
+            }
+            Event::External(index) => {
+                let copied = copy_external(sources, index, &mut out, copy_buf).await?;
+                total = total.saturating_add(copied);
+            }
+            Event::NeedInput => {
+                let target = feed.refill_target(stream_buf);
+                let n = read_retrying(&mut stream, target)
+                    .await
+                    .map_err(|error| ReconstructError::Stream(error.kind()))?;
+                feed.filled(n);
+            }
+            Event::End => {
+                out.flush()
+                    .await
+                    .map_err(|error| ReconstructError::Write(error.kind()))?;
+                return Ok(total);
+            }
+        }
+    }
+}
+
+/// Copies source `index` from offset 0 to its end into `out`; returns its length.
+async fn copy_external<S, W>(
+    sources: &mut S,
+    index: FdIndex,
+    out: &mut W,
+    buf: &mut [u8],
+) -> Result<u64, ReconstructError>
+where
+    S: Sources + ?Sized,
+    W: Write,
+{
+    let expected = sources.expected_len(index);
+    let source = sources
+        .source(index)
+        .ok_or(SourceError::Missing { index: index.get() })?;
+    let io = |error: <S::Source as ErrorType>::Error| ReconstructError::SourceIo {
+        index: index.get(),
+        kind: error.kind(),
+    };
+    let size = source.seek(SeekFrom::End(0)).await.map_err(io)?;
+    source.seek(SeekFrom::Start(0)).await.map_err(io)?;
+    let mut copy = ExternalCopy::new(index, Some(size), expected)?;
+    loop {
+        let want = copy.want(buf.len());
+        let target = buf.get_mut(..want).unwrap_or_default();
+        let n = read_retrying(source, target).await.map_err(io)?;
+        match copy.advance(n)? {
+            Progress::More => write_all(out, target.get(..n).unwrap_or_default())
+                .await
+                .map_err(write_error)?,
+            Progress::Done => return Ok(copy.offset()),
+        }
+    }
+}
