@@ -1,85 +1,37 @@
 //! `demo`: the whole round trip, explained as it happens.
 //!
-//! A sender splits a tar and hands the stream and its opened sources to a receiver, which
-//! rebuilds the tar from descriptors alone. The handoff goes through [`Channel`], so the
-//! in-process channel used here can be replaced by descriptor passing over a Unix socket
-//! without touching either side.
+//! A sender splits a tar and passes the stream and its opened sources to a receiver
+//! process over a Unix socket (`SCM_RIGHTS`); the receiver rebuilds the tar from the
+//! descriptors alone, with the kernel's copy paths. When the sources are too many to hold
+//! open at once, the demo says so and rebuilds in-process from lazily opened paths.
 
 use std::fs::{self, File};
 use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use indicatif::HumanBytes;
 use sha2::{Digest, Sha256};
-use splitfdstream_adapters::std::{reconstruct, PathSources};
+use splitfdstream_adapters::fd;
 
 use crate::fdlist;
 use crate::objects::hex;
 use crate::split::{self, Outputs};
 
-/// The external sources as the receiver gets them.
-#[derive(Debug)]
-pub enum Received {
-    /// Open descriptors, in index order: what travels over a socket.
-    Descriptors(Vec<File>),
-    /// Paths, opened lazily: used when there are more sources than descriptors allowed.
+/// The sender's side of the handoff: the stream and its sources, in index order.
+enum Handoff {
+    /// Every source open: what travels over the socket.
+    Descriptors { stream: File, sources: Vec<File> },
+    /// More sources than descriptors allowed: paths, opened lazily.
     Paths(Vec<PathBuf>),
 }
 
-/// What the sender hands over: the stream and its sources, in index order.
-#[derive(Debug)]
-pub struct Handoff {
-    /// The stream, open for reading.
-    pub stream: File,
-    /// The sources.
-    pub sources: Received,
-}
-
-/// How a handoff travels from sender to receiver.
-pub trait Channel {
-    /// A short description for the demo's output.
-    fn describe(&self) -> &'static str;
-
-    /// Sends a handoff.
-    ///
-    /// # Errors
-    ///
-    /// The channel fails.
-    fn send(&mut self, handoff: Handoff) -> Result<()>;
-
-    /// Receives the handoff sent.
-    ///
-    /// # Errors
-    ///
-    /// The channel fails or nothing was sent.
-    fn receive(&mut self) -> Result<Handoff>;
-}
-
-/// Sender and receiver in one process: the handoff is moved, descriptors and all.
-#[derive(Debug, Default)]
-pub struct InProcess {
-    slot: Option<Handoff>,
-}
-
-impl Channel for InProcess {
-    fn describe(&self) -> &'static str {
-        "in-process"
-    }
-
-    fn send(&mut self, handoff: Handoff) -> Result<()> {
-        self.slot = Some(handoff);
-        Ok(())
-    }
-
-    fn receive(&mut self) -> Result<Handoff> {
-        self.slot.take().context("nothing was sent")
-    }
-}
-
-/// The sender's side: opens the stream and every source of the fd list.
+/// Opens the stream and every source of the fd list.
 fn open_handoff(stream: &Path, fds: &Path) -> Result<Handoff> {
     let paths = fdlist::read(fds)?;
     let stream = File::open(stream).with_context(|| format!("cannot open {}", stream.display()))?;
@@ -87,35 +39,83 @@ fn open_handoff(stream: &Path, fds: &Path) -> Result<Handoff> {
     for path in &paths {
         match File::open(path) {
             Ok(file) => files.push(file),
-            // Out of descriptors (EMFILE/ENFILE): send paths instead of descriptors.
+            // Out of descriptors (ENFILE, EMFILE).
             Err(error) if matches!(error.raw_os_error(), Some(23 | 24)) => {
-                return Ok(Handoff {
-                    stream,
-                    sources: Received::Paths(paths),
-                });
+                return Ok(Handoff::Paths(paths));
             }
             Err(error) => {
                 return Err(error).with_context(|| format!("cannot open {}", path.display()))
             }
         }
     }
-    Ok(Handoff {
+    Ok(Handoff::Descriptors {
         stream,
-        sources: Received::Descriptors(files),
+        sources: files,
     })
 }
 
-/// The receiver's side: rebuilds the tar into `out`; returns the bytes written.
-fn receive_and_join(handoff: &Handoff, out: &File) -> Result<u64> {
-    let written = match &handoff.sources {
-        Received::Descriptors(files) => reconstruct(&handoff.stream, files.as_slice(), out),
-        Received::Paths(paths) => reconstruct(
-            &handoff.stream,
-            &PathSources::from_paths(paths.clone()),
-            out,
-        ),
+/// What the receiver reports.
+struct Joined {
+    written: u64,
+    elapsed: Duration,
+}
+
+/// Starts a receiver process, passes it the descriptors and waits for its report.
+fn join_in_receiver(stream: &File, sources: &[File], out: &Path) -> Result<(Joined, u32)> {
+    let (ours, theirs) = UnixStream::pair().context("cannot create a socket pair")?;
+    let exe = std::env::current_exe().context("cannot find this program to start a receiver")?;
+    let child = Command::new(exe)
+        .arg("demo-receive")
+        .arg(out)
+        .stdin(Stdio::from(OwnedFd::from(theirs)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start the receiver")?;
+    let pid = child.id();
+    let sent = fd::send(&ours, stream, sources);
+    drop(ours);
+    let output = child
+        .wait_with_output()
+        .context("the receiver did not finish")?;
+    sent.context("cannot pass the descriptors")?;
+    if !output.status.success() {
+        bail!(
+            "the receiver failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let report = String::from_utf8_lossy(&output.stdout);
+    let mut numbers = report.split_whitespace().map(str::parse::<u64>);
+    let (Some(Ok(written)), Some(Ok(nanos))) = (numbers.next(), numbers.next()) else {
+        bail!("the receiver's report is garbled: {report:?}");
     };
-    written.context("cannot rebuild the tar")
+    Ok((
+        Joined {
+            written,
+            elapsed: Duration::from_nanos(nanos),
+        },
+        pid,
+    ))
+}
+
+/// The hidden `demo-receive` command: the receiver. Takes the stream and its sources from
+/// the Unix socket on stdin, rebuilds into `out` and prints `<bytes> <nanoseconds>`.
+///
+/// # Errors
+///
+/// Receiving or rebuilding fails.
+pub fn receive(out: &Path) -> Result<()> {
+    let stdin = io::stdin();
+    let received =
+        fd::receive(stdin.as_fd()).context("cannot receive the stream and its sources")?;
+    let stream = File::from(received.stream);
+    let file = File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let started = Instant::now();
+    let written =
+        fd::reconstruct(&stream, &received.sources, &file).context("cannot rebuild the tar")?;
+    println!("{written} {}", started.elapsed().as_nanos());
+    Ok(())
 }
 
 /// The `demo` command.
@@ -186,35 +186,40 @@ pub fn run(input: Option<&Path>, quiet: bool) -> Result<()> {
         ));
     }
 
-    // Hand over the stream and the sources.
-    let mut channel = InProcess::default();
-    let handoff = open_handoff(&outputs.stream, &outputs.fds)?;
-    let what = match &handoff.sources {
-        Received::Descriptors(files) => format!("stream + {} descriptors", files.len()),
-        Received::Paths(paths) => {
-            format!(
-                "stream + {} paths (too many sources to open at once)",
+    // Hand the stream and the opened sources to a receiver, which rebuilds the tar.
+    let rebuilt_path = work.path().join("rebuilt.tar");
+    let joined = match open_handoff(&outputs.stream, &outputs.fds)? {
+        Handoff::Descriptors { stream, sources } => {
+            let (joined, pid) = join_in_receiver(&stream, &sources, &rebuilt_path)?;
+            say(format!(
+                "handoff   stream + {} source descriptors over a Unix socket (SCM_RIGHTS) to receiver process {pid}",
+                sources.len()
+            ));
+            joined
+        }
+        Handoff::Paths(paths) => {
+            say(format!(
+                "handoff   {} sources are more than this process may open at once: rebuilding in-process from lazily opened paths",
                 paths.len()
-            )
+            ));
+            let rebuilt = File::create(&rebuilt_path)
+                .with_context(|| format!("cannot create {}", rebuilt_path.display()))?;
+            let stream = File::open(&outputs.stream)
+                .with_context(|| format!("cannot open {}", outputs.stream.display()))?;
+            let started = Instant::now();
+            let written = fd::reconstruct(&stream, &crate::join::lazy(paths), &rebuilt)
+                .context("cannot rebuild the tar")?;
+            Joined {
+                written,
+                elapsed: started.elapsed(),
+            }
         }
     };
-    channel.send(handoff)?;
-    let handoff = channel.receive()?;
-    say(format!("handoff   {what}, {}", channel.describe()));
-
-    // Receiver: join.
-    let rebuilt_path = work.path().join("rebuilt.tar");
-    let rebuilt = File::create(&rebuilt_path)
-        .with_context(|| format!("cannot create {}", rebuilt_path.display()))?;
-    let started = Instant::now();
-    let written = receive_and_join(&handoff, &rebuilt)?;
-    let join_time = started.elapsed();
-    drop(handoff);
     say(format!(
         "join      {} rebuilt in {} ({}/s)",
-        HumanBytes(written),
-        millis(join_time),
-        HumanBytes(per_second(written, join_time)),
+        HumanBytes(joined.written),
+        millis(joined.elapsed),
+        HumanBytes(per_second(joined.written, joined.elapsed)),
     ));
 
     let (original, original_size) = sha256_of(&tar)?;

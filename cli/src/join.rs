@@ -27,8 +27,17 @@ use crate::progress::Progress;
 ///
 /// The list cannot be read or parsed.
 pub fn path_sources(fds: &Path) -> Result<PathSources> {
-    Ok(PathSources::from_paths(fdlist::read(fds)?))
+    Ok(lazy(fdlist::read(fds)?))
 }
+
+/// Sources opened lazily from `paths`, at most [`OPEN_SOURCES`] kept open.
+pub fn lazy(paths: Vec<PathBuf>) -> PathSources {
+    PathSources::from_paths(paths).with_cache_capacity(OPEN_SOURCES)
+}
+
+/// Sources kept open between references. Reopening a deduplicated source costs one
+/// `open`; keeping few open lets a join run under an open-file limit as low as 64.
+pub const OPEN_SOURCES: usize = 32;
 
 /// Opens the stream at `stream` and rebuilds it with `how` (one of the adapters'
 /// reconstructions over `sources`); returns the bytes written.

@@ -51,6 +51,8 @@ enum Command {
     Inspect(InspectArgs),
     Verify(VerifyArgs),
     Demo(DemoArgs),
+    #[command(hide = true)]
+    DemoReceive(DemoReceiveArgs),
 }
 
 /// Split a tar into a stream, objects and an fd list.
@@ -172,6 +174,13 @@ struct DemoArgs {
     input: Option<PathBuf>,
 }
 
+/// The demo's receiver: takes a stream and its sources from the Unix socket on stdin.
+#[derive(Debug, Args)]
+struct DemoReceiveArgs {
+    /// Where to rebuild.
+    out: PathBuf,
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
     match cli.command {
@@ -200,6 +209,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             join::verify(&args.stream, &fds, quiet)
         }
         Command::Demo(args) => demo::run(args.input.as_deref(), quiet),
+        Command::DemoReceive(args) => demo::receive(&args.out),
     }
 }
 

@@ -255,7 +255,10 @@ fn demo_round_trips_a_generated_tree() {
         "{stdout}"
     );
     assert!(stdout.contains("dedup"), "{stdout}");
-    assert!(stdout.contains("descriptors"), "{stdout}");
+    assert!(
+        stdout.contains("6 source descriptors over a Unix socket (SCM_RIGHTS) to receiver process"),
+        "{stdout}"
+    );
     assert!(stdout.contains("/s)"), "throughput: {stdout}");
     // Nothing left behind in the working directory.
     assert!(common::names(work.path()).is_empty());
@@ -278,4 +281,42 @@ fn demo_takes_an_input_tar() {
     assert!(stdout.contains("identical"), "{stdout}");
     let output = run(dir, ["demo", "--input", "absent.tar"]);
     assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn demo_with_more_sources_than_open_files_joins_from_paths() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let mut builder = tar::Builder::new(Vec::new());
+    for i in 0..200 {
+        let content = format!("file {i}\n");
+        let mut header = tar::Header::new_gnu();
+        header.set_size(u64::try_from(content.len()).unwrap());
+        header.set_cksum();
+        builder
+            .append_data(&mut header, format!("f{i}"), content.as_bytes())
+            .unwrap();
+    }
+    fs::write(dir.join("many.tar"), builder.into_inner().unwrap()).unwrap();
+    let script = format!(
+        "ulimit -n 64 && exec {} demo --input many.tar",
+        common::bin()
+    );
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("200 sources are more than this process may open at once"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("identical"), "{stdout}");
 }
