@@ -330,9 +330,6 @@ impl OpenFiles {
         let file = Arc::new(File::open(path).map_err(|error| {
             io::Error::new(error.kind(), format!("{}: {error}", path.display()))
         })?);
-        if self.capacity == 0 {
-            return Ok(file);
-        }
         if self.slots.len() >= self.capacity {
             // Close before keeping another open, so the count never exceeds the capacity.
             if let Some(lru) = self
@@ -378,10 +375,12 @@ impl PathSources {
         sources
     }
 
-    /// Keeps at most `capacity` files open between references (0: open on every
-    /// reference, close right after).
+    /// Keeps at most `capacity` files open between references; at least 1, so that a
+    /// source read in several calls (by a [`Reconstructor`](super::Reconstructor)) is
+    /// opened once per reference, not once per call.
     #[must_use]
     pub fn with_cache_capacity(mut self, capacity: usize) -> PathSources {
+        let capacity = capacity.max(1);
         let cache = self.cache.get_mut().unwrap_or_else(PoisonError::into_inner);
         cache.capacity = capacity;
         cache.slots.truncate(capacity);
