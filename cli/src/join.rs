@@ -1,7 +1,9 @@
 //! `join` and `verify`: rebuild the original bytes from a stream and its fd list.
 //!
-//! Both are thin drivers of the adapters crate's `reconstruct` over lazily opened path
-//! sources, so a layer of any number of files rebuilds under a low open-file limit.
+//! Both are thin drivers of the adapters crate over lazily opened path sources, so a layer
+//! of any number of files rebuilds under a low open-file limit: `join` uses its descriptor
+//! reconstruction (kernel copies into the output), `verify` its `std::io` one (the bytes
+//! must pass through SHA-256).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IsTerminal, Write};
