@@ -96,7 +96,7 @@ impl ObjectStore {
             }
             let path = self.dir.join(hex(&digest));
             let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-            if !exists_with_size(&path, size) {
+            if !self.stored(&path, size) {
                 let mut temp = self.temp()?;
                 temp.write_all(&bytes)
                     .with_context(|| format!("cannot write object {}", path.display()))?;
@@ -125,11 +125,17 @@ impl ObjectStore {
                 return Ok(index);
             }
             let path = self.dir.join(hex(&digest));
-            if !exists_with_size(&path, size) {
+            if !self.stored(&path, size) {
                 self.persist(temp, &path)?;
             }
             Ok(self.record(digest, path, size))
         }
+    }
+
+    /// Whether an object is already stored under `path`. A directory this store created
+    /// holds only what it wrote, which the digest map already knows, so it is not asked.
+    fn stored(&self, path: &Path, size: u64) -> bool {
+        !self.created_dir && exists_with_size(path, size)
     }
 
     fn temp(&self) -> Result<tempfile::NamedTempFile> {
