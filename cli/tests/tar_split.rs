@@ -39,9 +39,12 @@ fn layer(dir: &Path) {
         dir,
         "tar --format=pax --sort=name -cf layer.tar -C src . \
          && tar-split disasm --no-stdout --output layer.json.gz layer.tar 2>/dev/null \
-         && gzip -dc layer.json.gz > layer.json \
          && mkdir root && tar -xf layer.tar -C root",
     );
+    let mut plain = Vec::new();
+    let gzipped = fs::File::open(dir.join("layer.json.gz")).unwrap();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gzipped), &mut plain).unwrap();
+    fs::write(dir.join("layer.json"), plain).unwrap();
     // The non-UTF-8 name is carried as name_raw.
     let plain = fs::read_to_string(dir.join("layer.json")).unwrap();
     assert!(plain.contains("\"name_raw\""), "{plain}");
