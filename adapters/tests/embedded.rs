@@ -305,3 +305,51 @@ proptest! {
         let _ = reconstruct(stream.as_slice(), &mut table(&sources), vec_out(), &mut buf);
     }
 }
+
+/// A region that hands out one byte per read, after an `Interrupted` error each time.
+struct Stuttering {
+    inner: SliceSource<'static>,
+    interrupted: bool,
+}
+
+impl ErrorType for Stuttering {
+    type Error = ErrorKind;
+}
+
+impl Read for Stuttering {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        self.interrupted = !self.interrupted;
+        if self.interrupted {
+            return Err(ErrorKind::Interrupted);
+        }
+        let n = buf.len().min(1);
+        self.inner.read(&mut buf[..n])
+    }
+}
+
+impl Seek for Stuttering {
+    fn seek(&mut self, pos: SeekFrom) -> Result<u64, ErrorKind> {
+        self.inner.seek(pos)
+    }
+}
+
+#[test]
+fn sources_read_one_byte_at_a_time_with_interruptions_give_identical_output() {
+    let stream = encode(&[
+        Item::External(0),
+        Item::Inline(b"|".to_vec()),
+        Item::External(0),
+    ]);
+    let mut table: SourceTable<Stuttering, 1> = SourceTable::new();
+    table
+        .push(Stuttering {
+            inner: SliceSource::new(b"flash region"),
+            interrupted: false,
+        })
+        .map_err(|_| "full")
+        .unwrap();
+    let mut out = vec_out();
+    let mut buf = [0u8; 16];
+    reconstruct(stream.as_slice(), &mut table, &mut out, &mut buf).unwrap();
+    assert_eq!(out.inner, b"flash region|flash region");
+}

@@ -96,6 +96,15 @@ fn index_with_no_source_is_not_found() {
     assert_eq!(error.kind(), io::ErrorKind::NotFound);
     assert_eq!(source_error(&error), SourceError::Missing { index: 2 });
     assert!(error.to_string().contains("external source 2"), "{error}");
+    let mut pulled = Vec::new();
+    let error = Reconstructor::new(stream.as_slice(), &sources)
+        .read_to_end(&mut pulled)
+        .unwrap_err();
+    assert_eq!(source_error(&error), SourceError::Missing { index: 2 });
+    assert_eq!(
+        pulled, b"x",
+        "bytes before the bad chunk are delivered, none after"
+    );
     // Indices beyond usize and beyond u32 are carried, not truncated to a valid one.
     let stream = encode(&[Item::External((1 << 32) + 1)]);
     let error = reconstruct(stream.as_slice(), &sources, io::sink()).unwrap_err();
