@@ -74,7 +74,7 @@ pub fn scan(mut input: impl Read, mut each: impl FnMut(Listed) -> Result<()>) ->
                 Some(Chunk::Inline(fragment)) => {
                     if fragment.is_first() {
                         let data_len = u64::try_from(fragment.data.len()).unwrap_or(u64::MAX);
-                        let offset = decoder.position() - data_len - 8;
+                        let offset = decoder.position().saturating_sub(data_len + 8);
                         summary.chunks += 1;
                         summary.inline_chunks += 1;
                         each(Listed::Inline {
@@ -91,7 +91,7 @@ pub fn scan(mut input: impl Read, mut each: impl FnMut(Listed) -> Result<()>) ->
                     indices.insert(index);
                     summary.max_index = summary.max_index.max(Some(index));
                     each(Listed::External {
-                        offset: decoder.position() - 8,
+                        offset: decoder.position().saturating_sub(8),
                         index,
                     })?;
                 }

@@ -174,7 +174,8 @@ impl Converter<'_> {
                     None => Vec::new(),
                 };
                 self.report.segments += 1;
-                self.report.tar_bytes += u64::try_from(bytes.len()).unwrap_or(0);
+                let len = u64::try_from(bytes.len()).unwrap_or(0);
+                self.report.tar_bytes = self.report.tar_bytes.saturating_add(len);
                 writer.inline(&bytes).context("cannot write the stream")
             }
             FILE => {
@@ -204,7 +205,7 @@ impl Converter<'_> {
                         index
                     }
                 };
-                self.report.tar_bytes += entry.size;
+                self.report.tar_bytes = self.report.tar_bytes.saturating_add(entry.size);
                 writer.external(index).context("cannot write the stream")
             }
             other => bail!("unknown entry type {other}"),

@@ -204,3 +204,34 @@ fn malformed_metadata_is_an_error() {
         assert!(!dir.join("s.sfd").exists());
     }
 }
+
+#[test]
+fn unverified_sizes_cannot_overflow() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    fs::create_dir(dir.join("root")).unwrap();
+    fs::write(dir.join("root/a"), b"a").unwrap();
+    let entry = format!(
+        "{{\"type\":1,\"name\":\"a\",\"size\":{},\"payload\":null}}\n",
+        u64::MAX
+    );
+    fs::write(dir.join("m.json"), entry.repeat(2)).unwrap();
+    ok(
+        dir,
+        [
+            "-q",
+            "from-tar-split",
+            "m.json",
+            "--root",
+            "root",
+            "-o",
+            "s.sfd",
+            "--no-verify",
+        ],
+    );
+    fails(
+        dir,
+        ["from-tar-split", "m.json", "--root", "root", "-o", "s.sfd"],
+        &["root/a is 1 bytes, the metadata says 18446744073709551615"],
+    );
+}
