@@ -17,7 +17,11 @@ use crate::std::{ReadAt, SourceIoError, Sources};
 
 /// Size of the stream buffer: large, because each read of a `tokio::fs::File` is a task
 /// on the blocking pool.
-const STREAM_BUF_LEN: usize = 256 * 1024;
+const STREAM_BUF_LEN: usize = 1024 * 1024;
+
+/// Inline pieces at least this long are written straight from the stream buffer rather
+/// than copied into the output buffer (the blocking reconstruct's staging policy).
+const DIRECT_LEN: usize = 64 * 1024;
 
 /// Size of the output buffer one batch fills.
 const OUT_BUF_LEN: usize = 1024 * 1024;
@@ -62,8 +66,9 @@ where
 /// byte vectors, or [`PathSources`](crate::std::PathSources), whose bounded cache keeps
 /// at most a few dozen files open whatever the number of sources. Sources are read
 /// positionally on tokio's blocking pool in batches of up to 1 MiB of output (see the
-/// [module documentation](super)); memory stays bounded by that buffer and a 256 KiB
-/// stream buffer. `out` is flushed at the end.
+/// [module documentation](super)); memory stays bounded by that buffer and a 1 MiB
+/// stream buffer, and inline pieces of 64 KiB or more are written straight from the
+/// latter. `out` is flushed at the end.
 ///
 /// Runs on a current-thread or a multi-thread runtime; the runtime must have a blocking
 /// pool (every tokio runtime does).
@@ -133,6 +138,10 @@ where
         };
         match outcome {
             Outcome::Full | Outcome::Blocking => batch.drain(&mut out).await?,
+            Outcome::Direct(range) => {
+                batch.drain(&mut out).await?;
+                write_all(&mut out, batch.stream_buf.get(range).unwrap_or_default()).await?;
+            }
             Outcome::NeedInput => {
                 let target = batch.feed.refill_target(&mut batch.stream_buf);
                 let n = read_retrying(&mut stream, target).await?;
@@ -148,12 +157,14 @@ where
 }
 
 /// Why [`Batch::fill`] stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Outcome {
     /// The stream buffer is used up: read more.
     NeedInput,
     /// The output buffer is full: write it out.
     Full,
+    /// Write what is staged, then `stream_buf[range]`, a large inline piece.
+    Direct(Range<usize>),
     /// A source must be opened or read, which may block.
     Blocking,
     /// The stream ended cleanly; what is staged is the rest of the output.
@@ -221,6 +232,12 @@ impl<S: Sources + ?Sized> Batch<S> {
                     Event::End => return Ok(Outcome::End),
                 },
                 _ if room == 0 => return Ok(Outcome::Full),
+                Current::Inline(range) if range.len() >= DIRECT_LEN => {
+                    let direct = range.clone();
+                    self.total = self.total.saturating_add(len_u64(direct.len()));
+                    self.current = Current::Idle;
+                    return Ok(Outcome::Direct(direct));
+                }
                 Current::Inline(range) => {
                     let n = range.len().min(room);
                     let piece = self
