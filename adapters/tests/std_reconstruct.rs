@@ -13,7 +13,8 @@ use common::{encode, layer, one_byte, read_sizes, rebuild, Item, Jittery};
 use proptest::prelude::*;
 use splitfdstream::DecodeError;
 use splitfdstream_adapters::std::{
-    reconstruct, ExpectedLens, PathSources, ReadAt, Reconstructor, SourceIoError, Sources,
+    reconstruct, ExpectedLens, PathSources, ReadAt, Reconstructor, SeekableReconstructor,
+    SourceIoError, Sources,
 };
 use splitfdstream_adapters::SourceError;
 
@@ -436,5 +437,8 @@ proptest! {
         let sources: [&[u8]; 2] = [b"a", b""];
         let _ = reconstruct(stream.as_slice(), &sources, io::sink());
         let _ = Reconstructor::new(stream.as_slice(), &sources).read_to_end(&mut Vec::new());
+        if let Ok(mut rebuilt) = SeekableReconstructor::new(io::Cursor::new(&stream), &sources) {
+            let _ = rebuilt.read_to_end(&mut Vec::new());
+        }
     }
 }
