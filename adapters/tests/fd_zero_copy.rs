@@ -86,7 +86,7 @@ fn read_back(mut file: File) -> Vec<u8> {
 
 /// Runs `write` with the write end of a pipe while a thread drains the read end.
 fn into_pipe(write: impl FnOnce(BorrowedFd<'_>) -> io::Result<Copied>) -> (Copied, Vec<u8>) {
-    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     let drainer = thread::spawn(move || {
         let mut bytes = Vec::new();
         File::from(reader).read_to_end(&mut bytes).unwrap();
@@ -376,7 +376,8 @@ fn a_source_longer_than_its_size_is_an_error_and_not_copied() {
                 .run(stream.as_slice(), &sources, fd)
         };
         let (result, written) = if out_is_pipe {
-            let (reader, writer) = rustix::pipe::pipe().unwrap();
+            let (reader, writer) =
+                rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
             let drainer = thread::spawn(move || {
                 let mut bytes = Vec::new();
                 File::from(reader).read_to_end(&mut bytes).unwrap();
@@ -417,7 +418,8 @@ fn a_source_truncated_mid_copy_is_an_error() {
     let path = dir.path().join("source");
     std::fs::write(&path, pattern(3, 4 << 20)).unwrap();
     let sources = [File::open(&path).unwrap()];
-    let (reader, writer): (OwnedFd, OwnedFd) = rustix::pipe::pipe().unwrap();
+    let (reader, writer): (OwnedFd, OwnedFd) =
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     let _ = rustix::pipe::fcntl_setpipe_size(&writer, 4096);
     let truncate_path = path.clone();
     let drainer = thread::spawn(move || {
