@@ -31,6 +31,8 @@ Files:
                  list's directory; `\\\\` and `\\n` are the only escapes
   STREAM.objects content-addressed objects (named by SHA-256), each stored once
 
+Exit status: 0 on success, 1 on an error (one `error:` line on stderr), 2 on a usage error.
+
 Example:
   splitfdstream split layer.tar -o layer.sfd
   splitfdstream join layer.sfd -o copy.tar && cmp layer.tar copy.tar")]
@@ -107,8 +109,10 @@ struct JoinArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Example:
-  splitfdstream from-tar-split layer.tar-split.gz --root /var/lib/containers/storage/overlay/ID/diff -o layer.sfd
-  splitfdstream join layer.sfd -o layer.tar")]
+  # ID: a layer of containers-storage, whose files are unpacked in its diff/ directory
+  cd /var/lib/containers/storage/overlay
+  splitfdstream from-tar-split ../overlay-layers/ID.tar-split.gz --root ID/diff -o /tmp/ID.sfd
+  splitfdstream join /tmp/ID.sfd -o /tmp/ID.tar")]
 struct FromTarSplitArgs {
     /// The metadata: JSON lines, gzip-compressed or plain.
     metadata: PathBuf,
