@@ -300,3 +300,55 @@ fn bad_fd_list() {
         &["cannot read fd list none.fds"],
     );
 }
+
+#[test]
+fn random_streams_never_panic() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    fs::write(dir.join("a"), b"source a").unwrap();
+    fs::write(dir.join("s.sfd.fds"), "a\na\n/proc/self/status\n").unwrap();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..40 {
+        let mut stream = Vec::new();
+        for _ in 0..next() % 6 {
+            // Small indices, small and huge inline lengths, and random prefixes.
+            let prefix: i64 = match next() % 4 {
+                0 => i64::try_from(next() % 4).unwrap(),
+                1 => -i64::try_from(next() % 12).unwrap(),
+                2 => i64::from_le_bytes(next().to_le_bytes()),
+                _ => i64::MIN,
+            };
+            stream.extend_from_slice(&prefix.to_le_bytes());
+            let body = usize::try_from(next() % 10).unwrap();
+            stream.extend(std::iter::repeat_n(b'x', body));
+        }
+        fs::write(dir.join("s.sfd"), &stream).unwrap();
+        for args in [
+            &["inspect", "s.sfd"][..],
+            &["inspect", "--json", "s.sfd"],
+            &["join", "s.sfd", "-o", "out"],
+            &["verify", "s.sfd"],
+        ] {
+            let output = common::run(dir, args);
+            let code = output.status.code();
+            assert!(
+                code == Some(0) || code == Some(1),
+                "{args:?} on {stream:?}: {output:?}"
+            );
+            if code == Some(1) {
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                assert!(
+                    stderr.starts_with("error: ") && stderr.lines().count() == 1,
+                    "{stderr}"
+                );
+            }
+        }
+        let _ = fs::remove_file(dir.join("out"));
+    }
+}
