@@ -1,7 +1,7 @@
 //! `split`: a tar becomes a stream, content-addressed objects and an fd list.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read};
+use std::io::{self, BufWriter, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -146,6 +146,9 @@ fn split_into(
 /// As [`split`], or the input file cannot be opened.
 pub fn run(tar: &Path, outputs: &Outputs, quiet: bool) -> Result<()> {
     let report = if tar == Path::new("-") {
+        if io::stdin().is_terminal() {
+            anyhow::bail!("refusing to read a tar from a terminal; pipe one in or name a file");
+        }
         let progress = Progress::new(quiet, "split", None);
         split(progress.track(io::stdin().lock()), outputs)?
     } else {
