@@ -9,6 +9,8 @@
 //!   [`PathSources`](crate::std::PathSources) (opened lazily through the same bounded
 //!   cache, so tens of thousands of files rebuild under a low open-file limit) or a list of
 //!   files ([`std_files`] converts `tokio::fs::File`s).
+//! - `receive` and `receive_at_most` (with the `fd` feature, on Unix): a stream and its
+//!   sources received from a Unix socket with the `fd` module's protocol, on tokio.
 //!
 //! # Positional reads on the blocking pool
 //!
@@ -35,11 +37,18 @@
 //!   position is unknown. A batch already running on the blocking pool finishes its
 //!   reads (at most one output buffer's worth) before its result is discarded, and its
 //!   sources are closed then.
+//! - A `receive` future dropped after the first message arrived is not resumable either:
+//!   the receive in progress completes on the blocking pool and closes what it received,
+//!   and the socket is left at an unknown point of the framing.
 
+#[cfg(all(feature = "fd", unix))]
+mod fd;
 mod reader;
 mod reconstruct;
 mod writer;
 
+#[cfg(all(feature = "fd", unix))]
+pub use fd::{receive, receive_at_most};
 pub use reader::Reader;
 pub use reconstruct::{reconstruct, std_files};
 pub use writer::Writer;
