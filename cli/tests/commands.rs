@@ -349,3 +349,53 @@ fn large_members_join_into_files_and_pipes() {
     ok(dir, ["join", "layer.sfd", "-o", "joined.tar"]);
     assert!(fs::read(dir.join("joined.tar")).unwrap() == tar);
 }
+
+#[test]
+fn progress_bars_only_on_a_terminal() {
+    // `script` runs the command on a pseudo-terminal, as a person would.
+    let has_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !has_script {
+        eprintln!(
+            "skipped progress_bars_only_on_a_terminal: `script` (util-linux) is not installed"
+        );
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let mut builder = tar::Builder::new(Vec::new());
+    let content = vec![7u8; 4 << 20];
+    let mut header = tar::Header::new_gnu();
+    header.set_size(u64::try_from(content.len()).unwrap());
+    header.set_cksum();
+    builder
+        .append_data(&mut header, "big", content.as_slice())
+        .unwrap();
+    fs::write(dir.join("layer.tar"), builder.into_inner().unwrap()).unwrap();
+    let on_terminal = |args: &str| {
+        let command = format!("{} {args}", common::bin());
+        let output = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{command}: {output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let shown = on_terminal("split layer.tar -o a.sfd");
+    assert!(
+        shown.contains(" split ["),
+        "a bar on the terminal: {shown:?}"
+    );
+    let quiet = on_terminal("--quiet split layer.tar -o b.sfd");
+    assert!(!quiet.contains('['), "no bar with --quiet: {quiet:?}");
+    let joined = on_terminal("join a.sfd -o joined.tar");
+    assert!(joined.contains("join ["), "{joined:?}");
+    assert_eq!(
+        fs::read(dir.join("joined.tar")).unwrap(),
+        fs::read(dir.join("layer.tar")).unwrap()
+    );
+}
