@@ -208,6 +208,25 @@ fn v7_format() {
 }
 
 #[test]
+fn gnu_volume_label_and_incremental_dumpdirs() {
+    // 'V' and 'D' headers; a dumpdir's data is metadata and stays inline.
+    check_format(
+        "gnu_volume_label_and_incremental_dumpdirs",
+        "--format=gnu --sparse --label=VOLUME-1 --listed-incremental=snapshot",
+        ALL,
+    );
+}
+
+#[test]
+fn pax_global_and_per_file_records() {
+    check_format(
+        "pax_global_and_per_file_records",
+        "--format=pax --sparse --pax-option=globalkey=globalvalue --pax-option='comment:=per file'",
+        ALL,
+    );
+}
+
+#[test]
 fn blocking_factor_one() {
     check_format(
         "blocking_factor_one",
