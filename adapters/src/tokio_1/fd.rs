@@ -10,6 +10,21 @@ use crate::fd::{Received, DEFAULT_MAX_SOURCES};
 /// Receives a stream and its sources sent by [`fd::send`](crate::fd::send) over `socket`,
 /// accepting at most [`DEFAULT_MAX_SOURCES`] sources.
 ///
+/// ```
+/// use splitfdstream_adapters::{fd, tokio_1};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+/// let stream = tempfile::tempfile()?; // an empty stream, and no sources
+/// fd::send(&theirs, &stream, &[] as &[std::fs::File])?;
+///
+/// ours.set_nonblocking(true)?;
+/// let received = tokio_1::receive(&tokio::net::UnixStream::from_std(ours)?).await?;
+/// assert!(received.sources.is_empty());
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
+/// ```
+///
 /// # Errors
 ///
 /// See [`receive_at_most`].
