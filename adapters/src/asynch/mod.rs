@@ -4,7 +4,7 @@
 //! - [`Reader`]: the chunks of a stream read from any
 //!   [`embedded_io_async::Read`](embedded_io_async_07::Read), inline data in fragments
 //!   borrowed from your buffer; the same fragments as the blocking
-//!   [`embedded_io::Reader`](crate::embedded_io::Reader) for the same buffer size.
+//!   [`embedded_io::Reader`](crate::embedded_io::Reader) given the same buffer and reads.
 //! - [`Writer`]: a well-formed stream written to any
 //!   [`embedded_io_async::Write`](embedded_io_async_07::Write).
 //! - [`reconstruct`]: rebuild an image into any async `Write` from sources that are async
