@@ -304,6 +304,43 @@ fn expected_sizes_are_checked() {
     );
 }
 
+/// A small source is read whole in one call without a size lookup; its size is still
+/// checked against the expected one.
+#[test]
+fn expected_sizes_of_small_sources_are_checked() {
+    let layer = layer();
+    for (index, expected, actual) in [(2u64, 99u64, 100u64), (3, 5_001, 5_000), (0, 1, 0)] {
+        let mut lens = vec![None; layer.files.len()];
+        lens[usize::try_from(index).unwrap()] = Some(expected);
+        let sources = ExpectedLens::new(&layer.files, lens);
+        let out = tempfile::tempfile().unwrap();
+        let error = Reconstruct::new()
+            .run(layer.stream.as_slice(), &sources, &out)
+            .unwrap_err();
+        let inner = error.get_ref().unwrap().downcast_ref::<SourceError>();
+        assert_eq!(
+            inner,
+            Some(&SourceError::SizeMismatch {
+                index,
+                expected,
+                actual
+            }),
+            "{error}"
+        );
+    }
+    let lens = [
+        0usize, 1, 100, 5_000, 130_000, 300_001, 1_048_593, 4096, 3_145_728,
+    ]
+    .map(|len| Some(u64::try_from(len).unwrap()))
+    .to_vec();
+    let sources = ExpectedLens::new(&layer.files, lens);
+    let out = tempfile::tempfile().unwrap();
+    Reconstruct::new()
+        .run(layer.stream.as_slice(), &sources, &out)
+        .unwrap();
+    assert_same(&read_back(out), &expected(&layer));
+}
+
 fn single_external_stream() -> Vec<u8> {
     let mut writer = Writer::new(Vec::new());
     writer.write_inline(b"head").unwrap();

@@ -15,6 +15,7 @@ use super::retry::{wait, write_all, write_all_vectored};
 use super::source::{source_size, FdKind};
 use crate::drive::{len_u64, Event, ExternalCopy, Feed, Progress, Staging};
 use crate::std::{invalid_data, open_source, source_io, ReadAt, Sources, DEFAULT_BUFFER_LEN};
+use crate::SourceError;
 
 /// Size of the output staging buffer that batches inline data and small externals.
 const STAGING_LEN: usize = 256 * 1024;
@@ -337,6 +338,36 @@ impl Output<'_> {
     fn external<S: Sources + ?Sized>(&mut self, sources: &S, index: FdIndex) -> io::Result<()> {
         let source = open_source(sources, index)?;
         let region = source.fd_region();
+        let expected = sources.expected_len(index);
+        // A positional read of a file stops short only at its end, so a source smaller
+        // than the kernel-copy threshold is read whole in one call, without a size lookup.
+        let mut first = 0;
+        let cap = self.buf.len();
+        let want = usize::try_from(self.kernel_copy_min).map_or(cap / 2, |min| min.min(cap / 2));
+        if region.is_some() && want > 0 {
+            if cap - self.staging.len() < want {
+                self.flush()?;
+            }
+            let spare = self.staging.spare(&mut self.buf);
+            let target = spare.get_mut(..want).unwrap_or_default();
+            let n = read_at(&source, target, 0).map_err(source_io(index.get()))?;
+            if n < want {
+                let actual = len_u64(n);
+                if let Some(expected) = expected.filter(|&expected| expected != actual) {
+                    let index = index.get();
+                    return Err(SourceError::SizeMismatch {
+                        index,
+                        expected,
+                        actual,
+                    }
+                    .into());
+                }
+                self.staging.commit(n);
+                self.copied.read_write += actual;
+                return Ok(());
+            }
+            first = n;
+        }
         let mut size = source.size().map_err(source_io(index.get()))?;
         if size.is_none() {
             // A `File` on a block device has no size of its own; the descriptor does.
@@ -344,7 +375,13 @@ impl Output<'_> {
                 size = source_size(fd).map_err(source_io(index.get()))?;
             }
         }
-        let mut copy = ExternalCopy::new(index, size, sources.expected_len(index))?;
+        let mut copy = ExternalCopy::new(index, size, expected)?;
+        if first > 0 {
+            // Checked before it is passed on: the source may be smaller than one read.
+            copy.advance(first)?;
+            self.staging.commit(first);
+            self.copied.read_write += len_u64(first);
+        }
         if let (Some(len), Some((fd, base))) = (copy.len(), region) {
             if len >= self.kernel_copy_min && !self.methods.is_empty() {
                 self.flush()?;
