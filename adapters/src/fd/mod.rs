@@ -47,6 +47,11 @@
 //! path ran; [`Copied`] says how many bytes each path moved, and [`Methods`] restricts the
 //! choice (tests use it to force each path).
 //!
+//! A source with a descriptor is read like a file: a positional read that returns less
+//! than asked has reached the source's end. So a source smaller than the threshold is read
+//! whole by one `pread`, with no `fstat`, and its length is still checked against the
+//! size the caller expects, if any.
+//!
 //! Interrupted calls are retried and `EAGAIN` on a non-blocking output waits for it with
 //! `poll`, so an output may be non-blocking.
 //!
