@@ -17,7 +17,7 @@
 //!
 //! `cargo bench -p splitfdstream-adapters --features std,fd --bench fd_reconstruct`; set
 //! `BENCH_QUICK=1` for fewer rounds, `BENCH_LAYER=small` or `large` for one layer, and
-//! `BENCH_DIR` for where the layers are written (default: the temporary directory).
+//! `BENCH_METHODS=none` to run ours without kernel copies, and `BENCH_DIR` for where the layers are written (default: the temporary directory).
 
 // A benchmark stops loudly on a broken setup.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -31,7 +31,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use splitfdstream_adapters::fd::Reconstruct;
+use splitfdstream_adapters::fd::{Methods, Reconstruct};
 use splitfdstream_adapters::std::{reconstruct, PathSources, Writer};
 
 /// A small deterministic generator (xorshift).
@@ -188,6 +188,14 @@ fn open_output(kind: Output, file: &Path) -> (File, Option<thread::JoinHandle<u6
     }
 }
 
+/// Our reconstruction; `BENCH_METHODS=none` forbids kernel copies, to compare.
+fn ours() -> Reconstruct {
+    match std::env::var("BENCH_METHODS").as_deref() {
+        Ok("none") => Reconstruct::new().methods(Methods::NONE),
+        _ => Reconstruct::new(),
+    }
+}
+
 /// One run; returns wall and CPU time.
 fn run(
     layer: &Layer,
@@ -203,13 +211,13 @@ fn run(
     let (out, drainer) = open_output(output, &target);
     let written = match variant {
         Variant::Ours => {
-            Reconstruct::new()
+            ours()
                 .run(layer.stream.as_slice(), files, &out)
                 .unwrap()
                 .total
         }
         Variant::OursPaths => {
-            Reconstruct::new()
+            ours()
                 .run(layer.stream.as_slice(), paths, &out)
                 .unwrap()
                 .total

@@ -66,7 +66,9 @@ fn rebuild_everywhere<S: splitfdstream_adapters::std::Sources>(
     let stream = stream();
     let mut all = Vec::new();
     for methods in [Methods::ALL, Methods::NONE] {
-        let run = Reconstruct::new().methods(methods);
+        let run = Reconstruct::new()
+            .methods(methods)
+            .copy_file_range_anywhere(true);
         let mut out = tempfile::tempfile().unwrap();
         all.push(run.run(stream.as_slice(), sources, &out).unwrap());
         out.rewind().unwrap();

@@ -131,12 +131,32 @@ fn regular_file_output_uses_copy_file_range() {
     let want = expected(&layer);
     let out = tempfile::tempfile().unwrap();
     let copied = Reconstruct::new()
+        .copy_file_range_anywhere(true)
         .run(layer.stream.as_slice(), &layer.files, &out)
         .unwrap();
     check_totals(&copied, &want);
     assert!(copied.copy_file_range > 0, "{copied:?}");
     assert_eq!(copied.splice + copied.sendfile, 0);
     assert_same(&read_back(out), &want);
+}
+
+/// ext4 and tmpfs copy page by page inside copy_file_range: aligned writes win there.
+#[test]
+fn copy_file_range_is_left_out_where_it_copies_page_by_page() {
+    let layer = layer();
+    let want = expected(&layer);
+    let out = tempfile::tempfile().unwrap();
+    let kind = i128::from(rustix::fs::fstatfs(&out).unwrap().f_type);
+    let copied = Reconstruct::new()
+        .run(layer.stream.as_slice(), &layer.files, &out)
+        .unwrap();
+    assert_same(&read_back(out), &want);
+    if [0xef53, 0x0102_1994].contains(&kind) {
+        assert_eq!(copied.copy_file_range, 0, "{copied:?}");
+    } else {
+        println!("temporary files are on file system {kind:#x}: copy_file_range is used");
+        assert!(copied.copy_file_range > 0, "{copied:?}");
+    }
 }
 
 #[test]
@@ -261,7 +281,8 @@ fn small_externals_are_batched_with_inline_data() {
     let layer = layer();
     let want = expected(&layer);
     // Everything below the threshold goes through the buffer; with a threshold of 0
-    // every non-empty external is copied by the kernel.
+    // every non-empty external is copied by the kernel (into a file, apart from the few
+    // bytes that bring the output to an aligned offset first).
     let out = tempfile::tempfile().unwrap();
     let copied = Reconstruct::new()
         .kernel_copy_min(u64::MAX)
@@ -270,13 +291,43 @@ fn small_externals_are_batched_with_inline_data() {
     assert_eq!(copied.copy_file_range, 0);
     assert_same(&read_back(out), &want);
 
+    let (copied, got) = into_pipe(|fd| {
+        Reconstruct::new()
+            .kernel_copy_min(0)
+            .run(layer.stream.as_slice(), &layer.files, fd)
+    });
+    assert_eq!(copied.read_write, 0, "{copied:?}");
+    assert_same(&got, &want);
+
     let out = tempfile::tempfile().unwrap();
     let copied = Reconstruct::new()
         .kernel_copy_min(0)
+        .copy_file_range_anywhere(true)
         .run(layer.stream.as_slice(), &layer.files, &out)
         .unwrap();
-    assert_eq!(copied.read_write, 0, "{copied:?}");
+    assert!(copied.copy_file_range > copied.read_write, "{copied:?}");
     assert_same(&read_back(out), &want);
+}
+
+/// Writes into a regular file are cut at aligned output offsets, whatever the offset the
+/// output starts at, and the bytes stay the same.
+#[test]
+fn aligned_writes_keep_the_bytes() {
+    let layer = layer();
+    let want = expected(&layer);
+    for prefix in [0usize, 1, 511, 4096, 65_535] {
+        for methods in [Methods::ALL, Methods::NONE] {
+            let mut out = tempfile::tempfile().unwrap();
+            out.write_all(&vec![b'p'; prefix]).unwrap();
+            Reconstruct::new()
+                .methods(methods)
+                .run(layer.stream.as_slice(), &layer.files, &out)
+                .unwrap();
+            let bytes = read_back(out);
+            assert!(bytes[..prefix].iter().all(|&b| b == b'p'));
+            assert_same(&bytes[prefix..], &want);
+        }
+    }
 }
 
 #[test]
