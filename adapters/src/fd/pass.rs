@@ -74,7 +74,7 @@ pub enum PassError {
     Ended {
         /// Descriptors received, all closed again.
         received: u64,
-        /// Descriptors announced.
+        /// Descriptors announced (0 when the socket closed inside the framing message).
         expected: u64,
     },
     /// A descriptor is of a kind that cannot serve its role.
@@ -199,6 +199,7 @@ fn send_bytes(socket: BorrowedFd<'_>, mut bytes: &[u8], fds: &[BorrowedFd<'_>]) 
 /// A stream and its sources as received by [`receive`].
 ///
 /// Every descriptor is close-on-exec and closes when dropped.
+#[non_exhaustive]
 #[derive(Debug)]
 pub struct Received {
     /// The stream: a pipe, a socket or a regular file (including a memfd).
