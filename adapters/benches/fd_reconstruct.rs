@@ -10,7 +10,8 @@
 //! as in a tar, and a few large files (3 × 120 MiB). Each is rebuilt into a regular file,
 //! into a pipe drained by another thread, and into a Unix socket drained by another
 //! thread. Sources are open descriptors (as received with `SCM_RIGHTS`); the 60,000-file
-//! layer is also rebuilt from paths opened lazily (`ours, paths`). Every variant runs
+//! layer is also rebuilt from paths opened lazily (`ours, paths`) and from paths opened
+//! ahead by a helper thread (`ours, ahead`). Every variant runs
 //! once to warm the page cache, then the variants are interleaved for several rounds and
 //! the median wall time and CPU time (user + system, of this process and of `cat`, from
 //! `getrusage`) are printed with their ratios.
@@ -31,7 +32,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use splitfdstream_adapters::fd::{Methods, Reconstruct};
+use splitfdstream_adapters::fd::{Methods, OpenAhead, Reconstruct};
 use splitfdstream_adapters::std::{reconstruct, PathSources, Writer};
 
 /// A small deterministic generator (xorshift).
@@ -124,6 +125,7 @@ impl Output {
 enum Variant {
     Ours,
     OursPaths,
+    OursAhead,
     Baseline,
     Cat,
 }
@@ -133,6 +135,7 @@ impl Variant {
         match self {
             Variant::Ours => "ours",
             Variant::OursPaths => "ours, paths",
+            Variant::OursAhead => "ours, ahead",
             Variant::Baseline => "pread+write",
             Variant::Cat => "cat",
         }
@@ -219,6 +222,13 @@ fn run(
         Variant::OursPaths => {
             ours()
                 .run(layer.stream.as_slice(), paths, &out)
+                .unwrap()
+                .total
+        }
+        Variant::OursAhead => {
+            let ahead = OpenAhead::new(layer.paths.iter().cloned());
+            ours()
+                .run(layer.stream.as_slice(), &ahead, &out)
                 .unwrap()
                 .total
         }
@@ -330,6 +340,7 @@ fn main() {
         }
         if layer.name == "small" {
             variants.push(Variant::OursPaths);
+            variants.push(Variant::OursAhead);
         }
         for output in [Output::File, Output::Pipe, Output::Socket] {
             let mut wall = vec![Vec::new(); variants.len()];

@@ -113,6 +113,13 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! # Many small sources named by path
+//!
+//! When sources are files named by path rather than open descriptors (a layer of 60,000
+//! files cannot all be open at once under a common open-file limit), opening each file
+//! costs about as much as copying it. [`OpenAhead`] opens them in index order on a helper
+//! thread, a bounded number ahead, so that the opens overlap the copies.
+//!
 //! # Sources that are not whole files
 //!
 //! - [`FdSource`]: a whole descriptor, sized with [`source_size`] (block devices by
@@ -121,12 +128,14 @@
 //!   image, an area of a block device that already holds the content. Reads stay inside
 //!   the range and the kernel copies start at `offset`.
 
+mod ahead;
 mod pass;
 mod reconstruct;
 mod retry;
 mod source;
 mod sys;
 
+pub use ahead::{OpenAhead, DEFAULT_OPEN_AHEAD};
 pub use pass::{
     receive, receive_at_most, send, PassError, Received, DEFAULT_MAX_SOURCES, MAX_FDS_PER_MESSAGE,
 };
