@@ -512,17 +512,12 @@ impl Output<'_> {
             let want = copy.want(spare.len());
             let target = spare.get_mut(..want).unwrap_or_default();
             let n = read_at(source, target, copy.offset()).map_err(source_io(index.get()))?;
-            match copy.advance(n)? {
-                Progress::More => {
-                    self.staging.commit(n);
-                    self.copied.read_write += len_u64(n);
-                    // A short read that lands exactly on the known size is the end: a
-                    // file read stops short only there, so no second read is needed.
-                    if n < want && copy.len() == Some(copy.offset()) {
-                        return Ok(());
-                    }
-                }
-                Progress::Done => return Ok(()),
+            // A short read landing on the known size ends the copy without another read.
+            let progress = copy.advance_read(n, want)?;
+            self.staging.commit(n);
+            self.copied.read_write += len_u64(n);
+            if progress == Progress::Done {
+                return Ok(());
             }
         }
     }
