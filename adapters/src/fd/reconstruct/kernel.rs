@@ -1,0 +1,278 @@
+//! The kernel copy methods: which apply to an output, and the copy loop that tries them in
+//! order and falls back.
+
+use ::std::io;
+use ::std::ops::BitOr;
+use ::std::os::fd::{BorrowedFd, OwnedFd};
+
+use rustix::event::PollFlags;
+use rustix::io::Errno;
+use splitfdstream::FdIndex;
+
+use super::{read_at, Output};
+use crate::drive::{len_u64, ExternalCopy, Progress};
+use crate::fd::retry::{wait, write_all};
+use crate::fd::source::FdKind;
+use crate::std::{source_io, ReadAt};
+
+/// The most one kernel copy call is asked to move.
+#[cfg(target_os = "linux")]
+const KERNEL_CHUNK: usize = 1 << 30;
+
+/// The kernel copy methods [`Reconstruct`](super::Reconstruct) may use. Reads and writes through a buffer are
+/// always available as the last resort.
+///
+/// ```
+/// use splitfdstream_adapters::fd::Methods;
+///
+/// let kernel = Methods::SPLICE | Methods::SENDFILE;
+/// assert!(kernel.contains(Methods::SENDFILE));
+/// assert!(!kernel.contains(Methods::COPY_FILE_RANGE));
+/// assert_eq!(Methods::ALL.without(Methods::ALL), Methods::NONE);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Methods(u8);
+
+impl Methods {
+    /// No kernel copies: every external goes through `pread` and `write`.
+    pub const NONE: Methods = Methods(0);
+    /// `copy_file_range`, into a regular file.
+    pub const COPY_FILE_RANGE: Methods = Methods(1);
+    /// `splice`, into a pipe directly or into a socket through a pipe.
+    pub const SPLICE: Methods = Methods(2);
+    /// `sendfile`, into a socket.
+    pub const SENDFILE: Methods = Methods(4);
+    /// Every method (the default).
+    pub const ALL: Methods = Methods(7);
+
+    /// Whether every method of `other` is in `self`.
+    pub const fn contains(self, other: Methods) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The methods of `self` that are not in `other`.
+    #[must_use]
+    pub const fn without(self, other: Methods) -> Methods {
+        Methods(self.0 & !other.0)
+    }
+
+    /// Whether there are no methods.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl BitOr for Methods {
+    type Output = Methods;
+
+    fn bitor(self, other: Methods) -> Methods {
+        Methods(self.0 | other.0)
+    }
+}
+
+/// Whether `copy_file_range` into `out` is a page-by-page copy inside the kernel: the file
+/// system cannot share extents (ext2/3/4, tmpfs, ramfs).
+#[cfg(target_os = "linux")]
+pub(super) fn copies_page_by_page(out: BorrowedFd<'_>) -> bool {
+    const EXT4_SUPER_MAGIC: i128 = 0xef53;
+    const TMPFS_MAGIC: i128 = 0x0102_1994;
+    const RAMFS_MAGIC: i128 = 0x8584_58f6;
+    rustix::fs::fstatfs(out).is_ok_and(|stat| {
+        let kind = i128::from(stat.f_type);
+        kind == EXT4_SUPER_MAGIC || kind == TMPFS_MAGIC || kind == RAMFS_MAGIC
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(super) fn copies_page_by_page(out: BorrowedFd<'_>) -> bool {
+    let _ = out;
+    true
+}
+
+/// The methods that can apply to an output of `kind`.
+#[cfg(target_os = "linux")]
+pub(super) fn usable(kind: FdKind) -> Methods {
+    match kind {
+        FdKind::Regular => Methods::COPY_FILE_RANGE,
+        FdKind::Pipe => Methods::SPLICE,
+        FdKind::Socket => Methods::SPLICE | Methods::SENDFILE,
+        _ => Methods::NONE,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(super) fn usable(kind: FdKind) -> Methods {
+    let _ = kind;
+    Methods::NONE
+}
+
+impl Output<'_> {
+    /// Copies `source` (at descriptor `fd`, region starting at `base`) with the kernel
+    /// until its known length is reached; returns `false` when no method works and the
+    /// rest must be copied through the buffer.
+    #[cfg(target_os = "linux")]
+    pub(super) fn kernel_copy<T: ReadAt>(
+        &mut self,
+        source: &T,
+        fd: BorrowedFd<'_>,
+        base: u64,
+        copy: &mut ExternalCopy,
+        index: FdIndex,
+    ) -> io::Result<bool> {
+        let Some(len) = copy.len() else {
+            return Ok(false);
+        };
+        let mut tried = Methods::NONE;
+        loop {
+            let owed = len - copy.offset();
+            if owed == 0 {
+                return self.check_end(source, copy, index).map(|()| true);
+            }
+            let Some(method) = [Methods::COPY_FILE_RANGE, Methods::SPLICE, Methods::SENDFILE]
+                .into_iter()
+                .find(|&m| self.methods.contains(m) && !tried.contains(m))
+            else {
+                return Ok(false);
+            };
+            let want = usize::try_from(owed).map_or(KERNEL_CHUNK, |owed| owed.min(KERNEL_CHUNK));
+            let mut offset = base.checked_add(copy.offset()).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "source offset overflows")
+            })?;
+            let result = match method {
+                Methods::COPY_FILE_RANGE => {
+                    rustix::fs::copy_file_range(fd, Some(&mut offset), self.fd, None, want)
+                }
+                Methods::SPLICE if self.kind == FdKind::Pipe => rustix::pipe::splice(
+                    fd,
+                    Some(&mut offset),
+                    self.fd,
+                    None,
+                    want,
+                    rustix::pipe::SpliceFlags::empty(),
+                ),
+                Methods::SPLICE => self.splice_through_pipe(fd, offset, want),
+                _ => rustix::fs::sendfile(self.fd, fd, Some(&mut offset), want),
+            };
+            match result {
+                Ok(n) => {
+                    // `n` is at most `owed`, so this fails only for a source that shrank.
+                    copy.advance(n)?;
+                    let moved = len_u64(n);
+                    match method {
+                        Methods::COPY_FILE_RANGE => self.copied.copy_file_range += moved,
+                        Methods::SPLICE => self.copied.splice += moved,
+                        _ => self.copied.sendfile += moved,
+                    }
+                }
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => wait(self.fd, PollFlags::OUT)?,
+                // The kernel or this output lacks the method: stop trying it.
+                Err(Errno::NOSYS | Errno::OPNOTSUPP) => self.methods = self.methods.without(method),
+                // Not for this pair of files (another file system, a source type the
+                // method does not take, an output opened for appending): next method.
+                Err(Errno::XDEV | Errno::INVAL | Errno::BADF) => tried = tried | method,
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn kernel_copy<T: ReadAt>(
+        &mut self,
+        _source: &T,
+        _fd: BorrowedFd<'_>,
+        _base: u64,
+        _copy: &mut ExternalCopy,
+        _index: FdIndex,
+    ) -> io::Result<bool> {
+        Ok(false)
+    }
+
+    /// After a copy reached the source's known length: one more byte means it grew.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    fn check_end<T: ReadAt>(
+        &mut self,
+        source: &T,
+        copy: &mut ExternalCopy,
+        index: FdIndex,
+    ) -> io::Result<()> {
+        let mut probe = [0u8; 1];
+        let n = read_at(source, &mut probe, copy.offset()).map_err(source_io(index.get()))?;
+        match copy.advance(n)? {
+            Progress::Done => Ok(()),
+            // advance() refuses bytes past the known length, so this is not reached.
+            Progress::More => Err(io::Error::other("source grew")),
+        }
+    }
+
+    /// `splice` from a file into a socket through this output's pipe: source → pipe,
+    /// then pipe → socket until the pipe is empty. Returns the bytes taken from the
+    /// source, all of which reached the output.
+    #[cfg(target_os = "linux")]
+    fn splice_through_pipe(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        mut offset: u64,
+        want: usize,
+    ) -> rustix::io::Result<usize> {
+        use rustix::pipe::{splice, SpliceFlags};
+
+        if self.pipe.is_none() {
+            let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+            // A larger pipe means fewer calls; the default size is fine too.
+            let _ = rustix::pipe::fcntl_setpipe_size(&writer, 1 << 20);
+            self.pipe = Some((reader, writer));
+        }
+        let Some((reader, writer)) = &self.pipe else {
+            return Err(Errno::NOSYS);
+        };
+        let capacity = rustix::pipe::fcntl_getpipe_size(writer).unwrap_or(64 * 1024);
+        let taken = splice(
+            fd,
+            Some(&mut offset),
+            writer,
+            None,
+            want.min(capacity),
+            SpliceFlags::empty(),
+        )?;
+        let mut left = taken;
+        while left > 0 {
+            match splice(reader, None, self.fd, None, left, SpliceFlags::MORE) {
+                Ok(0) => return Err(Errno::PIPE),
+                Ok(n) => left -= n,
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => wait(self.fd, PollFlags::OUT).map_err(|_| Errno::IO)?,
+                Err(error) => {
+                    // The bytes already in the pipe must still reach the output in order.
+                    let (reader, _) = self.pipe.take().ok_or(Errno::NOSYS)?;
+                    drain(&reader, self.fd, left, &mut self.buf).map_err(|_| error)?;
+                    return match error {
+                        Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP => {
+                            self.methods = self.methods.without(Methods::SPLICE);
+                            Ok(taken)
+                        }
+                        other => Err(other),
+                    };
+                }
+            }
+        }
+        Ok(taken)
+    }
+}
+
+/// Moves `len` bytes from `pipe` to `out` through `buf`.
+#[cfg(target_os = "linux")]
+fn drain(pipe: &OwnedFd, out: BorrowedFd<'_>, mut len: usize, buf: &mut [u8]) -> io::Result<()> {
+    while len > 0 {
+        let room = buf.len().min(len);
+        let n = match rustix::io::read(pipe, &mut buf[..room]) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(error) => return Err(error.into()),
+        };
+        write_all(out, &buf[..n])?;
+        len -= n;
+    }
+    Ok(())
+}
