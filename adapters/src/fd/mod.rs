@@ -55,10 +55,11 @@
 //! ([`Reconstruct::copy_file_range_anywhere`]); on file systems that can share extents
 //! or copy on a server (btrfs, XFS, NFS, …) it is tried first.
 //!
-//! A source with a descriptor is read like a file: a positional read that returns less
-//! than asked has reached the source's end. So a source smaller than the threshold is read
-//! whole by one `pread`, with no `fstat`, and its length is still checked against the
-//! size the caller expects, if any.
+//! A source smaller than the threshold is read with no `fstat`: one `pread` usually gets
+//! all of it and a second one, returning 0, confirms its end. A short read alone is never
+//! taken as the end (procfs and FUSE files read short before it, and a file may be
+//! extended), unless it lands exactly on the size the caller expects. The length read is
+//! checked against that expected size, if any.
 //!
 //! Interrupted calls are retried and `EAGAIN` on a non-blocking output waits for it with
 //! `poll`, so an output may be non-blocking.

@@ -351,8 +351,10 @@ impl Output<'_> {
         let source = open_source(sources, index)?;
         let region = source.fd_region();
         let expected = sources.expected_len(index);
-        // A positional read of a file stops short only at its end, so a source smaller
-        // than the kernel-copy threshold is read whole in one call, without a size lookup.
+        // A source smaller than the kernel-copy threshold is read without a size lookup:
+        // one read usually gets all of it, and one more read of 0 confirms the end. A short
+        // read alone proves nothing (procfs, FUSE, a file being extended), so it never ends
+        // the copy unless it lands on the size the caller expects.
         let mut first = 0;
         let cap = self.buf.len();
         let want = usize::try_from(self.kernel_copy_min).map_or(cap / 2, |min| min.min(cap / 2));
@@ -364,19 +366,14 @@ impl Output<'_> {
             let target = spare.get_mut(..want).unwrap_or_default();
             let n = read_at(&source, target, 0).map_err(source_io(index.get()))?;
             if n < want {
-                let actual = len_u64(n);
-                if let Some(expected) = expected.filter(|&expected| expected != actual) {
-                    let index = index.get();
-                    return Err(SourceError::SizeMismatch {
-                        index,
-                        expected,
-                        actual,
-                    }
-                    .into());
-                }
+                let mut copy = ExternalCopy::new(index, None, expected)?;
+                let progress = copy.advance_read(n, want)?;
                 self.staging.commit(n);
-                self.copied.read_write += actual;
-                return Ok(());
+                self.copied.read_write += len_u64(n);
+                if progress == Progress::Done {
+                    return Ok(());
+                }
+                return self.staged_copy(&source, &mut copy, index);
             }
             first = n;
         }
