@@ -3,7 +3,7 @@
 use core::fmt;
 
 use embedded_io_07::{Error as _, ErrorKind, ErrorType, Read, Seek, SeekFrom, Write};
-use heapless_08::Vec;
+use heapless_09::Vec;
 use splitfdstream::{DecodeError, FdIndex, Limits};
 
 use super::{read_retrying, write_all, WriteAllError};
