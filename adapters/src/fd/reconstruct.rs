@@ -12,7 +12,6 @@ use super::retry::{write_all, write_all_vectored};
 use super::source::{source_size, FdKind};
 use crate::drive::{len_u64, Event, ExternalCopy, Feed, Progress, Staging};
 use crate::std::{invalid_data, open_source, source_io, ReadAt, Sources, DEFAULT_BUFFER_LEN};
-use crate::SourceError;
 
 mod kernel;
 
