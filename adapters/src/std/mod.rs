@@ -25,9 +25,9 @@ pub use seekable::SeekableReconstructor;
 pub use sources::{ExpectedLens, PathSources, ReadAt, Sources, DEFAULT_OPEN_FILES};
 pub use writer::Writer;
 
-#[cfg(feature = "fd")]
+#[cfg(any(feature = "fd", feature = "tokio-1"))]
 pub(crate) use error::{invalid_data, source_io};
-#[cfg(feature = "fd")]
+#[cfg(any(feature = "fd", feature = "tokio-1"))]
 pub(crate) use reconstruct::open_source;
 
 use ::std::io;
@@ -44,7 +44,7 @@ fn read_retrying<R: io::Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Re
 }
 
 /// Reads `source` at `offset`, retrying reads interrupted by a signal.
-fn read_at_retrying<T: ReadAt + ?Sized>(
+pub(crate) fn read_at_retrying<T: ReadAt + ?Sized>(
     source: &T,
     buf: &mut [u8],
     offset: u64,

@@ -13,7 +13,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 
 use super::{read_retrying, write_all};
 use crate::drive::{len_u64, Event, ExternalCopy, Feed, Progress};
-use crate::std::{ReadAt, SourceIoError, Sources};
+#[cfg(doc)]
+use crate::std::SourceIoError;
+use crate::std::{invalid_data, open_source, read_at_retrying, source_io, ReadAt, Sources};
 
 /// Size of the stream buffer: large, because each read of a `tokio::fs::File` is a task
 /// on the blocking pool.
@@ -260,7 +262,7 @@ impl<S: Sources + ?Sized> Batch<S> {
                 Current::Opening(index) => {
                     let index = *index;
                     let source = open_source(&*self.sources, index)?;
-                    let size = source.size().map_err(source_io(index))?;
+                    let size = source.size().map_err(source_io(index.get()))?;
                     let copy = ExternalCopy::new(index, size, self.sources.expected_len(index))?;
                     self.current = Current::External { index, copy };
                 }
@@ -276,7 +278,7 @@ impl<S: Sources + ?Sized> Batch<S> {
                         let want = copy.want(spare.len());
                         let target = spare.get_mut(..want).unwrap_or_default();
                         let n = read_at_retrying(&source, target, copy.offset())
-                            .map_err(source_io(index))?;
+                            .map_err(source_io(index.get()))?;
                         match copy.advance(n)? {
                             Progress::More => {
                                 self.staged += n;
@@ -292,36 +294,4 @@ impl<S: Sources + ?Sized> Batch<S> {
             }
         }
     }
-}
-
-/// The source for `index`, or the error that says why there is none.
-fn open_source<S: Sources + ?Sized>(sources: &S, index: FdIndex) -> io::Result<S::Source<'_>> {
-    match sources.source(index).map_err(source_io(index))? {
-        Some(source) => Ok(source),
-        None => Err(crate::SourceError::Missing { index: index.get() }.into()),
-    }
-}
-
-/// Reads `source` at `offset`, retrying reads interrupted by a signal.
-fn read_at_retrying<T: ReadAt + ?Sized>(
-    source: &T,
-    buf: &mut [u8],
-    offset: u64,
-) -> io::Result<usize> {
-    loop {
-        match source.read_at(buf, offset) {
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            other => return other.map(|n| n.min(buf.len())),
-        }
-    }
-}
-
-/// Wraps an error met on source `index`, keeping its kind.
-fn source_io(index: FdIndex) -> impl FnOnce(io::Error) -> io::Error {
-    move |error| io::Error::new(error.kind(), SourceIoError::new(index.get(), error))
-}
-
-/// A format error: `InvalidData`, with the core error as source.
-fn invalid_data(error: splitfdstream::DecodeError) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, error)
 }
