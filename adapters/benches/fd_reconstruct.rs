@@ -18,7 +18,8 @@
 //!
 //! `cargo bench -p splitfdstream-adapters --features std,fd --bench fd_reconstruct`; set
 //! `BENCH_QUICK=1` for fewer rounds, `BENCH_LAYER=small` or `large` for one layer, and
-//! `BENCH_METHODS=none` to run ours without kernel copies, and `BENCH_DIR` for where the layers are written (default: the temporary directory).
+//! `BENCH_METHODS=none` to run ours without kernel copies, `BENCH_OUTPUT=file`, `pipe` or
+//! `socket` for one kind of output, and `BENCH_DIR` for where the layers are written (default: the temporary directory).
 
 // A benchmark stops loudly on a broken setup.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -274,7 +275,7 @@ fn median(times: &mut [Duration]) -> Duration {
 fn raise_open_file_limit(need: u64) -> bool {
     use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
     let current = getrlimit(Resource::Nofile);
-    if current.current.map_or(true, |soft| soft >= need) {
+    if current.current.is_none_or(|soft| soft >= need) {
         return true;
     }
     let maximum = current.maximum.map(|hard| hard.max(need));
@@ -321,7 +322,7 @@ fn main() {
     let only = std::env::var("BENCH_LAYER").ok();
     for layer in layers
         .iter()
-        .filter(|l| only.as_deref().map_or(true, |o| o == l.name))
+        .filter(|l| only.as_deref().is_none_or(|o| o == l.name))
     {
         let need = u64::try_from(layer.paths.len()).unwrap() + 256;
         let files: Vec<File> = if raise_open_file_limit(need) {
@@ -342,7 +343,13 @@ fn main() {
             variants.push(Variant::OursPaths);
             variants.push(Variant::OursAhead);
         }
-        for output in [Output::File, Output::Pipe, Output::Socket] {
+        let outputs = match std::env::var("BENCH_OUTPUT").as_deref() {
+            Ok("file") => vec![Output::File],
+            Ok("pipe") => vec![Output::Pipe],
+            Ok("socket") => vec![Output::Socket],
+            _ => vec![Output::File, Output::Pipe, Output::Socket],
+        };
+        for output in outputs {
             let mut wall = vec![Vec::new(); variants.len()];
             let mut cpu = vec![Vec::new(); variants.len()];
             for &variant in &variants {
