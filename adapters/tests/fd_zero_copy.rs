@@ -624,3 +624,30 @@ fn a_short_read_of_a_small_source_is_not_its_end() {
         assert_same(&read_back(out), &want);
     }
 }
+
+/// A small region reaching past the end of its file: its declared length is checked on
+/// the small-source path too, never cut silently.
+#[test]
+fn a_small_region_past_the_end_of_its_file_is_an_error() {
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(b"0123456789abc").unwrap();
+    let stream = single_external_stream();
+    for methods in [Methods::ALL, Methods::NONE] {
+        let range = [FileRange::new(&file, 2, 100).unwrap()];
+        let out = tempfile::tempfile().unwrap();
+        let error = Reconstruct::new()
+            .methods(methods)
+            .run(stream.as_slice(), &range, &out)
+            .unwrap_err();
+        let inner = error.get_ref().unwrap().downcast_ref::<SourceError>();
+        assert_eq!(
+            inner,
+            Some(&SourceError::Shrank {
+                index: 0,
+                expected: 100,
+                read: 11
+            }),
+            "{methods:?}: {error}"
+        );
+    }
+}
