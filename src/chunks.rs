@@ -37,6 +37,7 @@ use crate::limits::Limits;
 /// assert!(chunks.next().is_none());
 /// ```
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Chunks<'i> {
     rest: &'i [u8],
     position: u64,
