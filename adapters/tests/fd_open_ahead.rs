@@ -6,8 +6,10 @@
 use std::io::{self, Read, Seek};
 
 use splitfdstream::FdIndex;
-use splitfdstream_adapters::fd::{OpenAhead, Reconstruct};
-use splitfdstream_adapters::std::{reconstruct, PathSources, ReadAt, Sources, Writer};
+use splitfdstream_adapters::fd::{Copied, OpenAhead, Reconstruct};
+use splitfdstream_adapters::std::{
+    reconstruct, ExpectedLens, PathSources, ReadAt, Sources, Writer,
+};
 
 fn files(dir: &std::path::Path, count: usize) -> Vec<std::path::PathBuf> {
     (0..count)
@@ -103,4 +105,183 @@ fn dropping_unused_or_half_used_sources_stops_the_thread() {
     let sources = OpenAhead::new(paths).with_depth(2);
     assert!(content(&sources, 10).starts_with("content 10"));
     drop(sources);
+}
+
+/// Rebuilds `stream` from `sources` into a file; returns the bytes and how they got there.
+fn rebuild(stream: &[u8], sources: &impl Sources) -> io::Result<(Vec<u8>, Copied)> {
+    let mut out = tempfile::tempfile()?;
+    let copied = Reconstruct::new().run(stream, sources, &out)?;
+    out.rewind()?;
+    let mut got = Vec::new();
+    out.read_to_end(&mut got)?;
+    Ok((got, copied))
+}
+
+fn stream_of(indices: impl IntoIterator<Item = u64>) -> Vec<u8> {
+    let mut writer = Writer::new(Vec::new());
+    for i in indices {
+        writer.write_inline(b"<>").unwrap();
+        writer.write_external(i).unwrap();
+    }
+    writer.finish().unwrap()
+}
+
+#[test]
+fn files_around_the_read_ahead_size_are_read_whole_or_passed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let sizes = [
+        0,
+        1,
+        4095,
+        128 * 1024 - 1,
+        128 * 1024,
+        128 * 1024 + 1,
+        3 << 20,
+    ];
+    let paths: Vec<_> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| {
+            let path = dir.path().join(format!("f{i}"));
+            let content: Vec<u8> = (0..len).map(|b| u8::try_from(b % 251).unwrap()).collect();
+            std::fs::write(&path, content).unwrap();
+            path
+        })
+        .collect();
+    let count = u64::try_from(paths.len()).unwrap();
+    let stream = stream_of((0..count).chain([6, 2]));
+    let (want, _) = rebuild(&stream, &PathSources::from_paths(paths.clone())).unwrap();
+    for helpers in [1, 2, 3] {
+        let sources = OpenAhead::new(paths.clone())
+            .with_depth(4)
+            .with_helpers(helpers);
+        let (got, copied) = rebuild(&stream, &sources).unwrap();
+        assert!(got == want, "rebuilt bytes differ with {helpers} helpers");
+        assert_eq!(copied.total, u64::try_from(want.len()).unwrap());
+    }
+    // Read ahead whole, a source has no descriptor; a larger one keeps its file open.
+    let sources = OpenAhead::new(paths);
+    let small = sources.source(index(3)).unwrap().unwrap();
+    assert!(small.fd().is_none());
+    assert_eq!(small.size().unwrap(), Some(128 * 1024 - 1));
+    let large = sources.source(index(5)).unwrap().unwrap();
+    assert!(large.fd().is_some());
+    assert_eq!(large.size().unwrap(), Some(128 * 1024 + 1));
+    let mut buf = vec![0; 10];
+    assert_eq!(large.read_at(&mut buf, 128 * 1024 - 5).unwrap(), 6);
+    let want: Vec<u8> = (128 * 1024 - 5..128 * 1024 + 1)
+        .map(|b| u8::try_from(b % 251).unwrap())
+        .collect();
+    assert_eq!(buf[..6], want[..]);
+}
+
+#[test]
+fn a_source_read_ahead_is_checked_against_the_expected_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = files(dir.path(), 3);
+    let lens: Vec<Option<u64>> = paths
+        .iter()
+        .map(|p| Some(std::fs::metadata(p).unwrap().len()))
+        .collect();
+    let stream = stream_of([0, 1, 2]);
+    let sources = ExpectedLens::new(OpenAhead::new(paths.clone()), lens.clone());
+    rebuild(&stream, &sources).unwrap();
+    let mut wrong = lens;
+    wrong[1] = wrong[1].map(|len| len + 1);
+    let sources = ExpectedLens::new(OpenAhead::new(paths), wrong);
+    let error = rebuild(&stream, &sources).unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{error}");
+}
+
+#[test]
+fn paths_in_several_directories_open_as_their_full_paths_would() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (root.path().join("a"), root.path().join("b"));
+    std::fs::create_dir_all(a.join("sub")).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    std::fs::write(a.join("x"), "ax").unwrap();
+    std::fs::write(a.join("sub/y"), "ay").unwrap();
+    std::fs::write(b.join("x"), "bx").unwrap();
+    std::fs::write(root.path().join("top"), "top").unwrap();
+    let paths = vec![
+        a.join("x"),
+        b.join("x"),
+        a.join("sub").join("..").join("x"), // `..` inside: resolved like any path
+        a.join("sub/y"),
+        a.join("x"),
+        root.path().join("b/./x"),
+        a.join("sub/../../top"),
+    ];
+    let sources = OpenAhead::new(paths.clone()).with_depth(2);
+    for (i, want) in ["ax", "bx", "ax", "ay", "ax", "bx", "top"]
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(
+            content(&sources, u64::try_from(i).unwrap()),
+            *want,
+            "{:?}",
+            paths[i]
+        );
+    }
+}
+
+#[test]
+fn paths_that_do_not_name_a_file_fail_as_opening_them_would() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("file"), "content").unwrap();
+    let mut trailing_slash = root.path().join("file").into_os_string();
+    trailing_slash.push("/");
+    let paths = vec![
+        std::path::PathBuf::from(trailing_slash), // a file is not a directory
+        root.path().join("missing-dir/file"),
+        root.path().join("missing"),
+        root.path().join("file/.."),
+        root.path().join("file"),
+    ];
+    let sources = OpenAhead::new(paths.clone()).with_helpers(2);
+    for (i, path) in paths.iter().enumerate().take(4) {
+        let want = std::fs::File::open(path).unwrap_err();
+        let got = sources
+            .source(index(u64::try_from(i).unwrap()))
+            .unwrap_err();
+        assert_eq!(got.kind(), want.kind(), "{path:?}: {got}");
+        assert!(got.to_string().contains(&*path.to_string_lossy()), "{got}");
+    }
+    assert_eq!(content(&sources, 4), "content");
+}
+
+#[test]
+fn relative_paths_and_a_directory_source_behave_like_files_opened_by_path() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("dir")).unwrap();
+    // A relative path has no directory to open beneath: it is relative to the working
+    // directory, as for `File::open`.
+    let relative = std::path::PathBuf::from("Cargo.toml");
+    let want = std::fs::read_to_string(&relative).unwrap();
+    let paths = vec![relative, root.path().join("dir")];
+    let stream = stream_of([0]);
+    let (got, _) = rebuild(&stream, &OpenAhead::new(paths.clone())).unwrap();
+    assert_eq!(got, [b"<>".as_slice(), want.as_bytes()].concat());
+    // A directory opens but cannot be read: the reconstruction says so.
+    let error = rebuild(&stream_of([1]), &OpenAhead::new(paths)).unwrap_err();
+    assert!(error.to_string().contains("source 1"), "{error}");
+}
+
+#[test]
+fn every_descriptor_is_closed_after_a_run_and_after_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = files(dir.path(), 500);
+    let big = dir.path().join("big");
+    std::fs::write(&big, vec![1u8; 1 << 20]).unwrap();
+    for at in (0..500).step_by(50) {
+        paths[at] = big.clone();
+    }
+    let before = open_fds();
+    let stream = stream_of(0..500);
+    rebuild(&stream, &OpenAhead::new(paths.clone()).with_helpers(3)).unwrap();
+    paths[250] = dir.path().join("missing");
+    rebuild(&stream, &OpenAhead::new(paths)).unwrap_err();
+    // Other tests open files meanwhile: allow for a few.
+    assert!(open_fds() <= before + 8, "{} then {}", before, open_fds());
 }

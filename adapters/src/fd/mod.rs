@@ -117,9 +117,11 @@
 //! # Many small sources named by path
 //!
 //! When sources are files named by path rather than open descriptors (a layer of 60,000
-//! files cannot all be open at once under a common open-file limit), opening each file
-//! costs about as much as copying it. [`OpenAhead`] opens them in index order on a helper
-//! thread, a bounded number ahead, so that the opens overlap the copies.
+//! files cannot all be open at once under a common open-file limit), opening, reading and
+//! closing each file costs more than writing it out. [`OpenAhead`] does that in index
+//! order on helper threads, a bounded number ahead, so that this work overlaps the writes:
+//! small files arrive as their content, read whole, and larger ones open, for the kernel
+//! to copy.
 //!
 //! # Sources that are not whole files
 //!
@@ -136,7 +138,7 @@ mod retry;
 mod source;
 mod sys;
 
-pub use ahead::{OpenAhead, DEFAULT_OPEN_AHEAD};
+pub use ahead::{AheadSource, OpenAhead, DEFAULT_OPEN_AHEAD};
 pub use pass::{
     receive, receive_at_most, send, PassError, Received, DEFAULT_MAX_SOURCES, MAX_FDS_PER_MESSAGE,
 };
