@@ -2,8 +2,8 @@
 //!
 //! Both are thin drivers of the adapters crate over lazily opened path sources, so a layer
 //! of any number of files rebuilds under a low open-file limit: `join` uses its descriptor
-//! reconstruction (kernel copies into the output), `verify` its `std::io` one (the bytes
-//! must pass through SHA-256).
+//! reconstruction (kernel copies into the output) over sources opened and read ahead by
+//! helper threads, `verify` its `std::io` one (the bytes must pass through SHA-256).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IsTerminal, Write};
@@ -41,6 +41,34 @@ pub fn lazy(paths: Vec<PathBuf>) -> PathSources {
 /// `open`; keeping few open lets a join run under an open-file limit as low as 64.
 pub const OPEN_SOURCES: usize = 32;
 
+/// What an error message can say about the sources: how many there are and their paths.
+pub trait Named {
+    /// The number of sources.
+    fn count(&self) -> usize;
+    /// The path of source `index`.
+    fn path_of(&self, index: FdIndex) -> Option<&Path>;
+}
+
+impl Named for PathSources {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn path_of(&self, index: FdIndex) -> Option<&Path> {
+        self.path(index)
+    }
+}
+
+impl Named for fd::OpenAhead {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn path_of(&self, index: FdIndex) -> Option<&Path> {
+        self.path(index)
+    }
+}
+
 /// Opens the stream at `stream` and rebuilds it with `how` (one of the adapters'
 /// reconstructions over `sources`); returns the bytes written.
 ///
@@ -50,7 +78,7 @@ pub const OPEN_SOURCES: usize = 32;
 /// or writing fails; the error says which, with the fd list's size for a missing index.
 pub fn rebuild(
     stream: &Path,
-    sources: &PathSources,
+    sources: &impl Named,
     fds: &Path,
     how: impl FnOnce(&File) -> io::Result<u64>,
 ) -> Result<u64> {
@@ -60,7 +88,7 @@ pub fn rebuild(
 
 /// Adds what the fd list knows to a reconstruction error: its size for an index it lacks,
 /// the path of a source that failed.
-fn explain(error: io::Error, sources: &PathSources, fds: &Path) -> anyhow::Error {
+fn explain(error: io::Error, sources: &impl Named, fds: &Path) -> anyhow::Error {
     let inner = error.get_ref();
     let missing = inner
         .and_then(|inner| inner.downcast_ref::<SourceError>())
@@ -74,7 +102,7 @@ fn explain(error: io::Error, sources: &PathSources, fds: &Path) -> anyhow::Error
     let message = error.to_string();
     let error = anyhow::Error::new(error);
     if missing {
-        let count = sources.len();
+        let count = sources.count();
         let entries = if count == 1 { "entry" } else { "entries" };
         return error.context(format!(
             "the fd list {} has {count} {entries}",
@@ -83,7 +111,7 @@ fn explain(error: io::Error, sources: &PathSources, fds: &Path) -> anyhow::Error
     }
     match index
         .and_then(FdIndex::new)
-        .and_then(|index| sources.path(index))
+        .and_then(|index| sources.path_of(index))
     {
         Some(path) if !message.contains(&*path.to_string_lossy()) => {
             error.context(format!("reading {}", path.display()))
@@ -102,7 +130,9 @@ pub fn run(stream: &Path, fds: &Path, output: Option<&Path>, quiet: bool) -> Res
     if output.is_none() && io::stdout().is_terminal() {
         bail!("refusing to write binary output to a terminal; use -o FILE or redirect stdout");
     }
-    let sources = path_sources(fds)?;
+    // Opening and reading the files of a layer of small ones is most of the work: helper
+    // threads do it ahead of use, with at most a few dozen files open.
+    let sources = fd::OpenAhead::new(fdlist::read(fds)?);
     let progress = Progress::new(quiet, "join", total_for_progress(quiet, stream, &sources));
     let context = || format!("cannot join {}", stream.display());
     match output {
@@ -139,7 +169,7 @@ pub fn run(stream: &Path, fds: &Path, output: Option<&Path>, quiet: bool) -> Res
 /// files, `splice` into pipes), falling back to reads and writes.
 fn write_to(
     stream: &Path,
-    sources: &PathSources,
+    sources: &fd::OpenAhead,
     fds: &Path,
     out: &File,
     progress: &Progress,
@@ -174,7 +204,7 @@ fn write_to(
 /// stream plus the current size of every source it refers to. Worked out only when a bar is
 /// drawn; `None` (a bar without a total) when anything is off, which the join itself will
 /// then report.
-fn total_for_progress(quiet: bool, stream: &Path, sources: &PathSources) -> Option<u64> {
+fn total_for_progress(quiet: bool, stream: &Path, sources: &impl Named) -> Option<u64> {
     if !Progress::shown(quiet) {
         return None;
     }
@@ -187,7 +217,7 @@ fn total_for_progress(quiet: bool, stream: &Path, sources: &PathSources) -> Opti
                 Some(&size) => size,
                 None => {
                     let path = FdIndex::new(index)
-                        .and_then(|index| sources.path(index))
+                        .and_then(|index| sources.path_of(index))
                         .context("no such source")?;
                     let size = fs::metadata(path)?.len();
                     sizes.insert(index, size);
