@@ -133,10 +133,16 @@ pub(crate) enum Progress {
 
 /// The bookkeeping of copying one external source from offset 0 to its end: positional
 /// offset, size checks, and shrink or growth detection.
+///
+/// Every driver judges each read through [`advance_read`](ExternalCopy::advance_read), so
+/// the rules for where a source ends are the same everywhere.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ExternalCopy {
     index: u64,
     len: Option<u64>,
+    /// Whether `len` is the source's own size (not only what the caller expects): only
+    /// then may a short read that lands on it end the copy.
+    len_from_source: bool,
     copied: u64,
 }
 
@@ -163,6 +169,7 @@ impl ExternalCopy {
         Ok(ExternalCopy {
             index,
             len,
+            len_from_source: size.is_some(),
             copied: 0,
         })
     }
@@ -190,20 +197,21 @@ impl ExternalCopy {
         }
     }
 
-    /// Records that a read returned `n` bytes, confirming the end only with a read of 0:
-    /// [`Progress::Done`] then always comes with `n == 0`.
-    // Kept for drivers that confirm every end with a read of 0 (the async ones).
-    #[allow(dead_code)]
+    /// Records that a read returned `n` bytes, whatever was asked: a read that did not
+    /// ask for more than it got, so [`Progress::Done`] comes only with a read of 0.
+    #[cfg_attr(not(all(feature = "fd", unix)), allow(dead_code))]
     pub(crate) fn advance(&mut self, n: usize) -> Result<Progress, SourceError> {
         self.advance_read(n, n)
     }
 
     /// Records that a read asked for `asked` bytes and returned `n`. On success the `n`
-    /// bytes are passed on; on error they must not be.
+    /// bytes are passed on (with [`Progress::Done`] too); on error they must not be.
     ///
-    /// A read of 0 is the source's end. A short read that lands exactly on the known size
-    /// is taken as the end too (a positional read of a regular file returns less than
-    /// asked only at its end), which saves one read per source.
+    /// A read of 0 is the source's end. A short read that lands exactly on the source's
+    /// own size is taken as the end too (a positional read of a regular file returns less
+    /// than asked only at its end), which saves one read per source. A length known only
+    /// from what the caller expects proves nothing about the source, so there the end is
+    /// confirmed by a read of 0, and a source that holds more is [`SourceError::Grew`].
     pub(crate) fn advance_read(&mut self, n: usize, asked: usize) -> Result<Progress, SourceError> {
         if n == 0 {
             return match self.len {
@@ -223,7 +231,7 @@ impl ExternalCopy {
             });
         }
         self.copied = copied;
-        if n < asked && self.len == Some(copied) {
+        if n < asked && self.len_from_source && self.len == Some(copied) {
             return Ok(Progress::Done);
         }
         Ok(Progress::More)

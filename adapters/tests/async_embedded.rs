@@ -425,6 +425,45 @@ fn reconstruct_reports_bad_sources_and_outputs() {
         }))
     );
 
+    // A source longer than its expected size, read one byte at a time: its own size is
+    // checked first, as in the blocking reconstruct.
+    let mut one_byte: SourceTable<Flaky<&[u8]>, 1> = SourceTable::new();
+    one_byte
+        .push_with_len(Flaky::new(&b"0123456789"[..], 7, 1), 4)
+        .unwrap();
+    let mut out = memory();
+    let error = block_on(asynch::reconstruct(
+        &stream[..],
+        &mut one_byte,
+        &mut out,
+        &mut buf,
+    ));
+    assert_eq!(
+        error,
+        Err(ReconstructError::Source(SourceError::SizeMismatch {
+            index: 0,
+            expected: 4,
+            actual: 10
+        }))
+    );
+    assert!(out.inner.is_empty());
+
+    // A source that holds more than its end says (it grew).
+    let mut grown = [Grown(SliceSource::new(b"abcdef"))];
+    let error = block_on(asynch::reconstruct(
+        &stream[..],
+        &mut grown,
+        memory(),
+        &mut buf,
+    ));
+    assert_eq!(
+        error,
+        Err(ReconstructError::Source(SourceError::Grew {
+            index: 0,
+            expected: 3
+        }))
+    );
+
     // An output that fills up, then one that accepts nothing.
     let stream = encode(&[Item::Inline(b"0123456789".to_vec())]);
     let mut small = [0u8; 4];
@@ -454,6 +493,28 @@ fn reconstruct_reports_bad_sources_and_outputs() {
         &mut buf[..15],
     ));
     assert_eq!(error, Err(ReconstructError::BufferTooSmall { len: 15 }));
+}
+
+/// A source whose end is at 3 bytes but which holds more: it grew after its end was taken.
+struct Grown(SliceSource<'static>);
+
+impl ErrorType for Grown {
+    type Error = ErrorKind;
+}
+
+impl Read for Grown {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        self.0.read(buf).await
+    }
+}
+
+impl Seek for Grown {
+    async fn seek(&mut self, pos: SeekFrom) -> Result<u64, ErrorKind> {
+        match pos {
+            SeekFrom::End(0) => Ok(3),
+            other => self.0.seek(other).await,
+        }
+    }
 }
 
 /// A writer that accepts nothing.

@@ -353,3 +353,33 @@ fn sources_read_one_byte_at_a_time_with_interruptions_give_identical_output() {
     reconstruct(stream.as_slice(), &mut table, &mut out, &mut buf).unwrap();
     assert_eq!(out.inner, b"flash region|flash region");
 }
+
+#[test]
+fn a_source_longer_than_its_expected_size_is_an_error_even_with_short_reads() {
+    // Seeking gives the source's own size, so the expected one is checked against it
+    // before any byte is read: a longer source is never cut to the expected size.
+    let stream = encode(&[Item::External(0)]);
+    let mut table: SourceTable<Stuttering, 1> = SourceTable::new();
+    table
+        .push_with_len(
+            Stuttering {
+                inner: SliceSource::new(b"0123456789"),
+                interrupted: false,
+            },
+            4,
+        )
+        .map_err(|_| "full")
+        .unwrap();
+    let mut out = vec_out();
+    let mut buf = [0u8; 16];
+    let error = reconstruct(stream.as_slice(), &mut table, &mut out, &mut buf).unwrap_err();
+    assert_eq!(
+        error,
+        ReconstructError::Source(SourceError::SizeMismatch {
+            index: 0,
+            expected: 4,
+            actual: 10
+        })
+    );
+    assert!(out.inner.is_empty());
+}

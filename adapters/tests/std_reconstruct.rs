@@ -9,7 +9,7 @@ use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Read};
 
-use common::{encode, layer, one_byte, read_sizes, rebuild, Item, Jittery};
+use common::{encode, layer, one_byte, read_sizes, rebuild, Item, Jittery, Trickle};
 use proptest::prelude::*;
 use splitfdstream::DecodeError;
 use splitfdstream_adapters::std::{
@@ -324,6 +324,34 @@ fn sources_of_unknown_size_are_read_to_their_end_and_checked_when_expected() {
             read: 10
         }
     );
+}
+
+#[test]
+fn a_source_longer_than_its_expected_size_is_an_error_even_with_short_reads() {
+    // The size is only what the caller expects, and every read is short: a read that
+    // lands on the expected size proves nothing, so a read of 0 must confirm the end.
+    let stream = encode(&[Item::External(0)]);
+    let sources = ExpectedLens::new([Trickle(b"0123456789".to_vec())], vec![Some(4)]);
+    let grew = SourceError::Grew {
+        index: 0,
+        expected: 4,
+    };
+    let mut out = Vec::new();
+    let error = reconstruct(stream.as_slice(), &sources, &mut out).unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    assert_eq!(source_error(&error), grew);
+    assert!(
+        out.len() <= 4,
+        "no byte past the expected size is passed on"
+    );
+    let error = Reconstructor::new(stream.as_slice(), &sources)
+        .read_to_end(&mut Vec::new())
+        .unwrap_err();
+    assert_eq!(source_error(&error), grew);
+
+    // Of the right size, it rebuilds.
+    let sources = ExpectedLens::new([Trickle(b"0123".to_vec())], vec![Some(4)]);
+    assert_eq!(rebuild_all_ways(&stream, &sources).unwrap(), b"0123");
 }
 
 /// Every read of the source is interrupted once before it succeeds.

@@ -13,7 +13,7 @@ use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use common::{encode, layer, rebuild, Item, Jittery};
+use common::{encode, layer, rebuild, Item, Jittery, Trickle};
 use proptest::prelude::*;
 use splitfdstream::Chunk;
 use splitfdstream_adapters::std::{self as blocking, ExpectedLens, PathSources, SourceIoError};
@@ -457,6 +457,23 @@ fn reconstruct_reports_every_error_like_the_blocking_one() {
     let sources = ExpectedLens::new(vec![b"four".to_vec()], vec![Some(5)]);
     let error = error_of(&stream, Arc::new(sources));
     assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+
+    // A source longer than its expected size, read in short reads that land on it.
+    let sources = ExpectedLens::new(vec![Trickle(b"0123456789".to_vec())], vec![Some(4)]);
+    let error = error_of(&stream, Arc::new(sources));
+    assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    let inner = error
+        .get_ref()
+        .unwrap()
+        .downcast_ref::<SourceError>()
+        .unwrap();
+    assert_eq!(
+        *inner,
+        SourceError::Grew {
+            index: 0,
+            expected: 4
+        }
+    );
 
     // A path that cannot be opened names its index and path.
     let error = error_of(

@@ -213,11 +213,12 @@ where
         let want = copy.want(buf.len());
         let target = buf.get_mut(..want).unwrap_or_default();
         let n = read_retrying(source, target).await.map_err(io)?;
-        match copy.advance(n)? {
-            Progress::More => write_all(out, target.get(..n).unwrap_or_default())
-                .await
-                .map_err(write_error)?,
-            Progress::Done => return Ok(copy.offset()),
+        let progress = copy.advance_read(n, want)?;
+        write_all(out, target.get(..n).unwrap_or_default())
+            .await
+            .map_err(write_error)?;
+        if progress == Progress::Done {
+            return Ok(copy.offset());
         }
     }
 }

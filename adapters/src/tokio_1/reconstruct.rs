@@ -279,15 +279,12 @@ impl<S: Sources + ?Sized> Batch<S> {
                         let target = spare.get_mut(..want).unwrap_or_default();
                         let n = read_at_retrying(&source, target, copy.offset())
                             .map_err(source_io(index.get()))?;
-                        match copy.advance(n)? {
-                            Progress::More => {
-                                self.staged += n;
-                                self.total = self.total.saturating_add(len_u64(n));
-                            }
-                            Progress::Done => {
-                                self.current = Current::Idle;
-                                break;
-                            }
+                        let progress = copy.advance_read(n, want)?;
+                        self.staged += n;
+                        self.total = self.total.saturating_add(len_u64(n));
+                        if progress == Progress::Done {
+                            self.current = Current::Idle;
+                            break;
                         }
                     }
                 }

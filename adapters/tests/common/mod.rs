@@ -162,3 +162,20 @@ impl embedded_io_07::Write for Jittery<Vec<u8>> {
         Ok(())
     }
 }
+
+/// A source whose size cannot be known up front (like a pipe) and that hands out one byte
+/// per read: no read ever ends exactly where a size would.
+#[cfg(feature = "std")]
+pub struct Trickle(pub Vec<u8>);
+
+#[cfg(feature = "std")]
+impl splitfdstream_adapters::std::ReadAt for Trickle {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        let n = buf.len().min(1);
+        self.0.as_slice().read_at(&mut buf[..n], offset)
+    }
+
+    fn size(&self) -> std::io::Result<Option<u64>> {
+        Ok(None)
+    }
+}
