@@ -89,6 +89,59 @@ fn the_open_file_cache_stays_bounded() {
     assert_eq!(sources.open_files(), 3);
 }
 
+/// Rebuilds External(0) from `path` on another thread, giving up after ten seconds.
+fn rebuild_path_with_deadline(path: &std::path::Path) -> io::Result<Vec<u8>> {
+    let stream = encode(&[Item::External(0)]);
+    let sources = PathSources::from_paths([path]);
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let rebuilt = reconstruct(stream.as_slice(), &sources, &mut out).map(|_| out);
+        let _ = done.send(rebuilt);
+    });
+    result
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("reconstruct did not return: the path source hung")
+}
+
+#[cfg(unix)]
+#[test]
+fn path_sources_refuse_fifos_character_devices_and_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    match std::process::Command::new("mkfifo").arg(&fifo).status() {
+        Ok(status) if status.success() => {
+            let error = rebuild_path_with_deadline(&fifo).unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
+            let message = error.to_string();
+            assert!(
+                message.contains("fifo") && message.contains("a FIFO"),
+                "{message}"
+            );
+        }
+        _ => eprintln!("skipping the FIFO case: mkfifo is not available"),
+    }
+
+    let error = rebuild_path_with_deadline(std::path::Path::new("/dev/zero")).unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("/dev/zero") && message.contains("a character device"),
+        "{message}"
+    );
+
+    let error = rebuild_path_with_deadline(dir.path()).unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
+    assert!(error.to_string().contains("a directory"), "{error}");
+
+    // A symbolic link to a regular file is followed.
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"content").unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    assert_eq!(rebuild_path_with_deadline(&link).unwrap(), b"content");
+}
+
 #[test]
 fn index_with_no_source_is_not_found() {
     let stream = encode(&[Item::Inline(b"x".to_vec()), Item::External(2)]);

@@ -15,7 +15,8 @@ mod error;
 mod reader;
 mod reconstruct;
 mod seekable;
-mod sources;
+// Reachable from `fd`, whose path sources follow the same policy.
+pub(crate) mod sources;
 mod writer;
 
 pub use error::SourceIoError;

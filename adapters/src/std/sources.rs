@@ -1,7 +1,7 @@
 //! External sources for the std adapters: positional reads and size discovery.
 
 use ::std::boxed::Box;
-use ::std::fs::File;
+use ::std::fs::{self, File, FileType};
 use ::std::io;
 use ::std::path::{Path, PathBuf};
 use ::std::sync::{Arc, Mutex, PoisonError};
@@ -281,6 +281,13 @@ pub const DEFAULT_OPEN_FILES: usize = 64;
 /// limit: at most [`cache capacity`](PathSources::with_cache_capacity) files are open at
 /// once, plus the one being read. Files are opened read-only and close-on-exec.
 ///
+/// A path must name a regular file or a block device (symbolic links are followed): a FIFO
+/// would block the open until a writer appears, a character device such as `/dev/zero`
+/// never ends, and a directory cannot be read. Anything else is refused before it is
+/// opened, with an error of kind [`InvalidInput`](io::ErrorKind::InvalidInput) that names
+/// the path and what it is; so is a path that was replaced by another file between that
+/// check and the open.
+///
 /// ```
 /// use splitfdstream_adapters::std::{reconstruct, PathSources};
 ///
@@ -327,9 +334,7 @@ impl OpenFiles {
             slot.used = self.tick;
             return Ok(Arc::clone(&slot.file));
         }
-        let file = Arc::new(File::open(path).map_err(|error| {
-            io::Error::new(error.kind(), format!("{}: {error}", path.display()))
-        })?);
+        let file = Arc::new(open_path_source(path)?);
         if self.slots.len() >= self.capacity {
             // Close before keeping another open, so the count never exceeds the capacity.
             if let Some(lru) = self
@@ -474,5 +479,115 @@ impl Sources for PathSources {
 
     fn expected_len(&self, index: FdIndex) -> Option<u64> {
         slot(&self.entries, index).and_then(|entry| entry.expected_len)
+    }
+}
+
+/// Opens the file at `path` as an external source: read-only, close-on-exec, and only if
+/// it is a regular file or a block device (the policy of [`PathSources`]). Every error
+/// names the path.
+pub(crate) fn open_path_source(path: &Path) -> io::Result<File> {
+    let before = check_path_source(path)?;
+    let file = File::open(path)
+        .map_err(|error| io::Error::new(error.kind(), format!("{}: {error}", path.display())))?;
+    check_opened_source(path, &before, &file)?;
+    Ok(file)
+}
+
+/// The first half of [`open_path_source`], for openers of their own: checks, without
+/// opening it, that `path` names a regular file or a block device, so that a FIFO never
+/// reaches `open`; returns what it found, for [`check_opened_source`].
+///
+/// # Errors
+///
+/// `InvalidInput` naming the path and what it is; the error of `stat`, naming the path.
+pub(crate) fn check_path_source(path: &Path) -> io::Result<fs::Metadata> {
+    let metadata = fs::metadata(path)
+        .map_err(|error| io::Error::new(error.kind(), format!("{}: {error}", path.display())))?;
+    if !is_source_type(metadata.file_type()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{}: is {}; a path source must be a regular file or a block device",
+                path.display(),
+                describe(metadata.file_type())
+            ),
+        ));
+    }
+    Ok(metadata)
+}
+
+/// The second half of [`open_path_source`]: checks that `file`, just opened from `path`,
+/// is the file [`check_path_source`] found there (same type and, on unix, the same device
+/// and inode), not one that replaced it in between.
+///
+/// # Errors
+///
+/// `InvalidInput` naming the path; the error of `fstat`, naming the path.
+pub(crate) fn check_opened_source(
+    path: &Path,
+    before: &fs::Metadata,
+    file: &File,
+) -> io::Result<()> {
+    let opened = file
+        .metadata()
+        .map_err(|error| io::Error::new(error.kind(), format!("{}: {error}", path.display())))?;
+    #[cfg(unix)]
+    let same = {
+        use ::std::os::unix::fs::MetadataExt as _;
+        opened.dev() == before.dev() && opened.ino() == before.ino()
+    };
+    #[cfg(not(unix))]
+    let same = true;
+    if opened.file_type() == before.file_type() && same {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{}: was replaced while being opened (now {})",
+            path.display(),
+            describe(opened.file_type())
+        ),
+    ))
+}
+
+fn is_source_type(file_type: FileType) -> bool {
+    #[cfg(unix)]
+    {
+        use ::std::os::unix::fs::FileTypeExt as _;
+        file_type.is_file() || file_type.is_block_device()
+    }
+    #[cfg(not(unix))]
+    {
+        file_type.is_file()
+    }
+}
+
+/// What a file type is, in words, for error messages.
+fn describe(file_type: FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use ::std::os::unix::fs::FileTypeExt as _;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_file() {
+        "a regular file"
+    } else if file_type.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
     }
 }
