@@ -252,20 +252,57 @@ fn paths_that_do_not_name_a_file_fail_as_opening_them_would() {
 }
 
 #[test]
-fn relative_paths_and_a_directory_source_behave_like_files_opened_by_path() {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir(root.path().join("dir")).unwrap();
+fn relative_paths_are_opened_like_files_by_path() {
     // A relative path has no directory to open beneath: it is relative to the working
     // directory, as for `File::open`.
     let relative = std::path::PathBuf::from("Cargo.toml");
     let want = std::fs::read_to_string(&relative).unwrap();
-    let paths = vec![relative, root.path().join("dir")];
     let stream = stream_of([0]);
-    let (got, _) = rebuild(&stream, &OpenAhead::new(paths.clone())).unwrap();
+    let (got, _) = rebuild(&stream, &OpenAhead::new([relative])).unwrap();
     assert_eq!(got, [b"<>".as_slice(), want.as_bytes()].concat());
-    // A directory opens but cannot be read: the reconstruction says so.
-    let error = rebuild(&stream_of([1]), &OpenAhead::new(paths)).unwrap_err();
-    assert!(error.to_string().contains("source 1"), "{error}");
+}
+
+#[test]
+fn a_directory_fifo_or_character_device_is_refused_without_blocking() {
+    let root = tempfile::tempdir().unwrap();
+    let fifo = root.path().join("fifo");
+    rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::RUSR).unwrap();
+    std::fs::write(root.path().join("file"), "content").unwrap();
+    let paths = vec![
+        root.path().to_path_buf(),
+        fifo,
+        "/dev/zero".into(),
+        root.path().join("file"),
+    ];
+    for helpers in [1, 2] {
+        let sources = OpenAhead::new(paths.clone()).with_helpers(helpers);
+        for (i, what) in ["directory", "pipe", "character device"].iter().enumerate() {
+            let error = sources
+                .source(index(u64::try_from(i).unwrap()))
+                .unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
+            assert!(error.to_string().contains(what), "{error}");
+            assert!(error.to_string().contains(&*paths[i].to_string_lossy()));
+        }
+        assert_eq!(content(&sources, 3), "content");
+        // Out of order, opened directly: the same check.
+        let error = sources.source(index(1)).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
+    }
+    let error = rebuild(&stream_of([3, 0]), &OpenAhead::new(paths)).unwrap_err();
+    assert!(error.to_string().contains("source 0"), "{error}");
+}
+
+#[test]
+fn a_file_whose_size_says_nothing_is_read_to_its_end() {
+    // procfs reports size 0 for files that have content.
+    let path = std::path::PathBuf::from("/proc/self/status");
+    let sources = OpenAhead::new([path.clone()]);
+    let source = sources.source(index(0)).unwrap().unwrap();
+    let mut buf = vec![0; 64 * 1024];
+    let n = source.read_at(&mut buf, 0).unwrap();
+    assert!(n > 0 && buf[..n].starts_with(b"Name:"), "{n}");
+    assert_eq!(source.size().unwrap(), Some(u64::try_from(n).unwrap()));
 }
 
 #[test]
@@ -284,4 +321,22 @@ fn every_descriptor_is_closed_after_a_run_and_after_an_error() {
     rebuild(&stream, &OpenAhead::new(paths)).unwrap_err();
     // Other tests open files meanwhile: allow for a few.
     assert!(open_fds() <= before + 8, "{} then {}", before, open_fds());
+}
+
+#[test]
+fn a_batch_of_large_files_past_the_memory_bound_is_passed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<_> = (0..80u8)
+        .map(|i| {
+            let path = dir.path().join(i.to_string());
+            let len = 100_000 + usize::from(i) * 1000;
+            std::fs::write(&path, vec![i; len]).unwrap();
+            path
+        })
+        .collect();
+    let stream = stream_of(0..80);
+    let (want, _) = rebuild(&stream, &PathSources::from_paths(paths.clone())).unwrap();
+    let sources = OpenAhead::new(paths).with_depth(256).with_helpers(1);
+    let (got, _) = rebuild(&stream, &sources).unwrap();
+    assert!(got == want, "rebuilt bytes differ");
 }

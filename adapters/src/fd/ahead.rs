@@ -4,10 +4,11 @@ use ::std::fmt;
 use ::std::format;
 use ::std::fs::File;
 use ::std::io;
+use ::std::ops::Range;
 use ::std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use ::std::os::unix::ffi::OsStrExt;
 use ::std::path::{Path, PathBuf};
-use ::std::sync::mpsc::{sync_channel, Receiver};
+use ::std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use ::std::sync::{Arc, Mutex, PoisonError};
 use ::std::thread::{self, JoinHandle};
 use ::std::vec;
@@ -17,6 +18,7 @@ use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use splitfdstream::FdIndex;
 
+use super::source::FdKind;
 use crate::std::{ReadAt, Sources};
 
 /// How many sources [`OpenAhead`] keeps ready ahead of use by default.
@@ -32,18 +34,29 @@ const DEFAULT_HELPERS: usize = 2;
 /// The most sources a helper hands over at once: fewer handovers, fewer thread wake-ups.
 const MAX_BATCH: usize = 64;
 
+/// The most content a batch holds in memory; sources past it are passed on open.
+const MAX_BATCH_CONTENT: usize = 4 << 20;
+
 /// Sources named by path, opened in index order by a helper thread ahead of their use.
 ///
 /// A tar layer refers to its files in order, and opening, reading and closing a small file
-/// costs more than writing it out. So a helper thread opens each file, reads it whole when
-/// it is small (up to 128 KiB, with a last read returning 0 to confirm its end) and closes
-/// it, all on another core; the reconstruction then copies bytes already in memory. A
-/// larger file is passed on open, with its first 128 KiB already read, for the kernel to
-/// copy the rest. At most `depth` sources wait ready (plus the one in use), so a layer of
-/// any size reconstructs under a low open-file limit and in bounded memory. A reference out
-/// of order (a repeated index, say) opens its file directly; sources skipped over are
-/// dropped. Files are opened read-only and close-on-exec (and, on Linux, without updating
-/// their access time where the file's owner allows it); an open's error names the path.
+/// costs more than writing it out. So helper threads open each file, read it whole when it
+/// is small (up to 128 KiB) and close it, all off the reconstruction's thread, which then
+/// copies bytes already in memory. A larger file is passed on open, with its first 128 KiB
+/// already read, for the kernel to copy the rest. At most about `depth` sources wait ready
+/// (plus the one in use), so a layer of any size reconstructs under a low open-file limit
+/// and in bounded memory. A reference out of order (a repeated index, say) opens its file
+/// directly; sources skipped over are dropped.
+///
+/// A path must name a regular file or a block device (symbolic links are followed); it is
+/// opened without blocking, so a FIFO is refused rather than waited on, and anything else
+/// fails with `InvalidInput` naming the path and what it is. Files are opened read-only and
+/// close-on-exec (and, on Linux, without updating their access time where the file's owner
+/// allows it); every error names the path.
+///
+/// The end of a small file is where one read lands exactly on the size `fstat` gave just
+/// after the open; when it does not (a file that changed, or one whose size says nothing,
+/// as in procfs), only a read returning 0 ends it. A short read alone never does.
 ///
 /// Consecutive paths in the same directory are opened relative to that directory, which is
 /// looked up once for them: the same files as opening each path in full, unless the
@@ -78,15 +91,30 @@ pub struct OpenAhead {
 /// One source as a helper thread hands it over, with its index.
 type Entry = (usize, io::Result<AheadSource>);
 
+/// A batch of sources from one helper, and the buffer their content was read into.
+struct Batch {
+    content: Arc<Vec<u8>>,
+    sources: Vec<Entry>,
+}
+
+/// One helper thread as seen by the reader: the batches it sends, and where buffers go
+/// back to it for reuse.
+struct Helper {
+    batches: Receiver<Batch>,
+    reuse: Sender<Vec<u8>>,
+}
+
 /// The helper threads' side as seen by the reader: which index the next in-order
 /// reference is, the batch being used, and where the next batches come from.
 #[derive(Default)]
 struct Ahead {
     next: usize,
     ready: vec::IntoIter<Entry>,
+    /// The buffer of the batch in use, to send back once its sources are dropped.
+    content: Option<Arc<Vec<u8>>>,
     /// The number of the next batch; batch `b` comes from helper `b % helpers`.
     batch: usize,
-    opened: Vec<Receiver<Vec<Entry>>>,
+    helpers: Vec<Helper>,
     workers: Vec<JoinHandle<()>>,
     started: bool,
 }
@@ -97,24 +125,32 @@ struct Ahead {
 /// Reads are positional like a file's. A file passed on open has a descriptor
 /// ([`ReadAt::fd`]), so the kernel can copy it; content read whole has none.
 pub struct AheadSource {
-    head: Vec<u8>,
-    /// `None`: `head` is the whole content, its end confirmed by a read of 0.
+    /// What was read ahead: `content[range]`, in a buffer shared with its batch.
+    content: Arc<Vec<u8>>,
+    range: Range<usize>,
+    /// `None`: what was read is the whole content, its end confirmed by a read of 0.
     file: Option<File>,
 }
 
 impl AheadSource {
     fn file(file: File) -> AheadSource {
         AheadSource {
-            head: Vec::new(),
+            content: Arc::default(),
+            range: 0..0,
             file: Some(file),
         }
+    }
+
+    fn head(&self) -> &[u8] {
+        self.content.get(self.range.clone()).unwrap_or_default()
     }
 }
 
 impl ReadAt for AheadSource {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        let start = usize::try_from(offset).map_or(self.head.len(), |o| o.min(self.head.len()));
-        let from_head = self.head.get(start..).unwrap_or_default();
+        let head = self.head();
+        let start = usize::try_from(offset).map_or(head.len(), |o| o.min(head.len()));
+        let from_head = head.get(start..).unwrap_or_default();
         let n = from_head.len().min(buf.len());
         buf[..n].copy_from_slice(&from_head[..n]);
         match &self.file {
@@ -135,7 +171,7 @@ impl ReadAt for AheadSource {
     fn size(&self) -> io::Result<Option<u64>> {
         match &self.file {
             Some(file) => file.size(),
-            None => Ok(Some(crate::drive::len_u64(self.head.len()))),
+            None => Ok(Some(crate::drive::len_u64(self.range.len()))),
         }
     }
 
@@ -147,7 +183,7 @@ impl ReadAt for AheadSource {
 impl fmt::Debug for AheadSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AheadSource")
-            .field("read", &self.head.len())
+            .field("read", &self.range.len())
             .field("file", &self.file)
             .finish()
     }
@@ -204,24 +240,18 @@ impl OpenAhead {
         let helpers = self.helpers.min(self.depth.saturating_sub(1)).max(1);
         let batch = (self.depth / (helpers + 1)).clamp(1, MAX_BATCH);
         for first in 0..helpers {
-            let (sender, receiver) = sync_channel(0);
+            let (sender, batches) = sync_channel(0);
+            let (reuse, reused) = channel();
             let paths = Arc::clone(&self.paths);
             let worker = thread::Builder::new()
                 .name("splitfdstream-open-ahead".into())
                 .spawn(move || {
                     let mut opener = Opener::new();
-                    let mut scratch = vec![0; READ_WHOLE_MAX].into_boxed_slice();
                     let mut at = first * batch;
                     while at < paths.len() {
                         let end = paths.len().min(at + batch);
-                        let ready: Vec<Entry> = (at..end)
-                            .map(|i| {
-                                let source = opener
-                                    .open(&paths[i])
-                                    .map(|file| read_ahead(file, &mut scratch));
-                                (i, source)
-                            })
-                            .collect();
+                        let content = reused.try_recv().unwrap_or_default();
+                        let ready = read_batch(&mut opener, &paths, at..end, content);
                         // The reader went away: stop opening.
                         if sender.send(ready).is_err() {
                             return;
@@ -231,12 +261,12 @@ impl OpenAhead {
                 });
             match worker {
                 Ok(worker) => {
-                    state.opened.push(receiver);
+                    state.helpers.push(Helper { batches, reuse });
                     state.workers.push(worker);
                 }
                 // Without every thread, every file is opened when it is used.
                 Err(_) => {
-                    state.opened.clear();
+                    state.helpers.clear();
                     return;
                 }
             }
@@ -252,37 +282,102 @@ impl OpenAhead {
                     return Some(source);
                 }
             }
-            let helpers = state.opened.len();
-            let from = state.opened.get(state.batch.checked_rem(helpers)?)?;
-            state.ready = from.recv().ok()?.into_iter();
+            let helpers = state.helpers.len();
+            let done = state.batch.checked_add(helpers - 1)?.checked_rem(helpers)?;
+            let from = state.helpers.get(state.batch.checked_rem(helpers)?)?;
+            let next = from.batches.recv().ok()?;
+            // The sources of the batch before are dropped by now, unless a caller keeps one.
+            let content = state.content.replace(next.content);
+            if let Some(content) = content.and_then(|content| Arc::try_unwrap(content).ok()) {
+                if let Some(to) = state.helpers.get(done) {
+                    let _ = to.reuse.send(content);
+                }
+            }
+            state.ready = next.sources.into_iter();
             state.batch += 1;
         }
     }
 }
 
-/// Reads `file` into `scratch` up to its end, confirmed by a read of 0: its whole content
-/// when that fits, else the open file with what was read. A read error passes the file on
-/// as it is, for the reconstruction to read (and report) itself.
-fn read_ahead(file: File, scratch: &mut [u8]) -> AheadSource {
-    let mut filled = 0;
-    while filled < scratch.len() {
-        let offset = crate::drive::len_u64(filled);
-        match ReadAt::read_at(&file, &mut scratch[filled..], offset) {
-            Ok(0) => {
-                return AheadSource {
-                    head: scratch[..filled].to_vec(),
-                    file: None,
-                }
+/// Opens and reads the sources `range` of `paths`, their content into `content` (a
+/// buffer handed back for reuse, or a new one).
+fn read_batch(
+    opener: &mut Opener,
+    paths: &[PathBuf],
+    range: Range<usize>,
+    mut content: Vec<u8>,
+) -> Batch {
+    let mut used = 0;
+    let mut sources = Vec::with_capacity(range.len());
+    for at in range {
+        let source = opener.open(&paths[at]).map(|(file, size)| {
+            // A buffer big enough for the batch is zeroed once, then reused.
+            let room = (used + READ_WHOLE_MAX).min(MAX_BATCH_CONTENT);
+            if content.len() < room {
+                content.resize(room, 0);
             }
-            Ok(n) => filled += n.min(scratch.len() - filled),
+            let (n, file) = read_ahead(file, size, content.get_mut(used..).unwrap_or_default());
+            let range = used..used + n;
+            used += n;
+            (range, file)
+        });
+        sources.push((at, source));
+    }
+    let content = Arc::new(content);
+    let sources = sources
+        .into_iter()
+        .map(|(at, source)| {
+            let source = source.map(|(range, file)| AheadSource {
+                content: Arc::clone(&content),
+                range,
+                file,
+            });
+            (at, source)
+        })
+        .collect();
+    Batch { content, sources }
+}
+
+/// Reads `file` into `buf` up to its end: returns the length of its whole content when
+/// that fits, else of what was read, with the open file. A read error passes the file on
+/// as it is, for the reconstruction to read (and report) itself.
+///
+/// The end is the `size` that `fstat` gave when one read lands exactly on it; otherwise
+/// (a file that changed, or one whose size says nothing, as in procfs) only a read of 0.
+fn read_ahead(file: File, size: Option<u64>, buf: &mut [u8]) -> (usize, Option<File>) {
+    let limit = buf.len().min(READ_WHOLE_MAX);
+    let buf = &mut buf[..limit];
+    if let Some(size) = size
+        .and_then(|size| usize::try_from(size).ok())
+        .filter(|&size| size < buf.len())
+    {
+        // Asking for one byte more than the size shows a file that grew.
+        if let Ok(n) = ReadAt::read_at(&file, &mut buf[..=size], 0) {
+            if n == size {
+                return (n, None);
+            }
+        }
+    }
+    let mut filled = 0;
+    while filled < buf.len() {
+        let offset = crate::drive::len_u64(filled);
+        match ReadAt::read_at(&file, &mut buf[filled..], offset) {
+            Ok(0) => return (filled, None),
+            Ok(n) => filled += n.min(buf.len() - filled),
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => break,
         }
     }
-    AheadSource {
-        head: scratch[..filled].to_vec(),
-        file: Some(file),
+    (filled, Some(blocking(file)))
+}
+
+/// `file` with blocking reads again, for the reconstruction's kernel copies; if that
+/// fails, a read that would block reports `EAGAIN` rather than hanging.
+fn blocking(file: File) -> File {
+    if let Ok(flags) = rustix::fs::fcntl_getfl(&file) {
+        let _ = rustix::fs::fcntl_setfl(&file, flags.difference(OFlags::NONBLOCK));
     }
+    file
 }
 
 /// Opens files read-only, relative to the directory of the last one when they share it.
@@ -294,23 +389,39 @@ struct Opener {
 impl Opener {
     fn new() -> Opener {
         #[cfg(target_os = "linux")]
-        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOATIME;
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOATIME;
         #[cfg(not(target_os = "linux"))]
-        let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
         Opener { dir: None, flags }
     }
 
-    fn open(&mut self, path: &Path) -> io::Result<File> {
-        self.open_fd(path)
-            .map(File::from)
-            .map_err(|error| io::Error::new(error.kind(), format!("{}: {error}", path.display())))
+    /// Opens `path` without blocking (a FIFO would wait for a writer) and checks that it
+    /// is a regular file or a block device; returns it with a regular file's size. Every
+    /// error names the path.
+    fn open(&mut self, path: &Path) -> io::Result<(File, Option<u64>)> {
+        let named =
+            |error: io::Error| io::Error::new(error.kind(), format!("{}: {error}", path.display()));
+        let file = File::from(self.open_fd(path).map_err(named)?);
+        let stat = rustix::fs::fstat(&file).map_err(|error| named(error.into()))?;
+        match FdKind::from_mode(stat.st_mode) {
+            FdKind::Regular => Ok((file, u64::try_from(stat.st_size).ok())),
+            FdKind::Block => Ok((file, None)),
+            kind => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{}: is a {kind}; a path source must be a regular file or a block device",
+                    path.display()
+                ),
+            )),
+        }
     }
 
     fn open_fd(&mut self, path: &Path) -> io::Result<OwnedFd> {
         let Some((parent, name)) = split(path) else {
             return self.retry(|flags| rustix::fs::open(path, flags, Mode::empty()));
         };
-        if !matches!(&self.dir, Some((dir, _)) if dir == parent) {
+        let same = |dir: &PathBuf| dir.as_os_str().as_bytes() == parent.as_os_str().as_bytes();
+        if !matches!(&self.dir, Some((dir, _)) if same(dir)) {
             self.dir = None;
             let fd = rustix::fs::open(
                 parent,
@@ -382,9 +493,8 @@ impl Sources for OpenAhead {
             }
         }
         drop(state);
-        Opener::new()
-            .open(&self.paths[at])
-            .map(|file| Some(AheadSource::file(file)))
+        let (file, _) = Opener::new().open(&self.paths[at])?;
+        Ok(Some(AheadSource::file(blocking(file))))
     }
 }
 
@@ -392,7 +502,7 @@ impl Drop for OpenAhead {
     fn drop(&mut self) {
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
         // Closing the channels stops the threads after their current batch.
-        state.opened.clear();
+        state.helpers.clear();
         state.ready = Vec::new().into_iter();
         for worker in state.workers.drain(..) {
             let _ = worker.join();

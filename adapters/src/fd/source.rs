@@ -41,7 +41,7 @@ impl FdKind {
         Ok(FdKind::from_mode(stat.st_mode))
     }
 
-    fn from_mode(mode: rustix::fs::RawMode) -> FdKind {
+    pub(crate) fn from_mode(mode: rustix::fs::RawMode) -> FdKind {
         match FileType::from_raw_mode(mode) {
             FileType::RegularFile => FdKind::Regular,
             FileType::BlockDevice => FdKind::Block,
