@@ -45,6 +45,7 @@
 #![cfg_attr(feature = "fd", deny(unsafe_code))]
 
 mod drive;
+mod io_loops;
 mod error;
 
 #[cfg(feature = "async")]

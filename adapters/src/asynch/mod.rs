@@ -39,40 +39,24 @@ pub use reader::Reader;
 pub use reconstruct::{reconstruct, Sources};
 pub use writer::Writer;
 
-use embedded_io_async_07::{Error as _, ErrorKind, Read, Write};
+use embedded_io_async_07::{Read, Write};
+
+use crate::embedded_io::is_interrupted;
+use crate::io_loops::{self, WriteAllError};
 
 /// Reads into `buf`, retrying interrupted reads.
 async fn read_retrying<R: Read + ?Sized>(
     reader: &mut R,
     buf: &mut [u8],
 ) -> Result<usize, R::Error> {
-    loop {
-        match reader.read(buf).await {
-            Err(error) if error.kind() == ErrorKind::Interrupted => {}
-            other => return other.map(|n| n.min(buf.len())),
-        }
-    }
-}
-
-/// Why [`write_all`] stopped.
-enum WriteAllError<E> {
-    Io(E),
-    WriteZero,
+    io_loops::read_retrying!(reader.read(buf).await, buf.len(), is_interrupted)
 }
 
 /// Writes all of `bytes`, continuing short writes and retrying interrupted ones; a write
 /// that accepts nothing is an error.
 async fn write_all<W: Write + ?Sized>(
     out: &mut W,
-    mut bytes: &[u8],
+    bytes: &[u8],
 ) -> Result<(), WriteAllError<W::Error>> {
-    while !bytes.is_empty() {
-        match out.write(bytes).await {
-            Ok(0) => return Err(WriteAllError::WriteZero),
-            Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
-            Err(error) if error.kind() == ErrorKind::Interrupted => {}
-            Err(error) => return Err(WriteAllError::Io(error)),
-        }
-    }
-    Ok(())
+    io_loops::write_all!(bytes, |rest| out.write(rest).await, is_interrupted)
 }

@@ -22,37 +22,22 @@ pub use reconstruct::{
 };
 pub use writer::Writer;
 
-use embedded_io_07::{Error as _, ErrorKind, Read, Write};
+use embedded_io_07::{ErrorKind, Read, Write};
+
+use crate::io_loops::{self, WriteAllError};
+
+/// Whether `error` is an interrupted call, to be retried.
+pub(crate) fn is_interrupted<E: embedded_io_07::Error>(error: &E) -> bool {
+    error.kind() == ErrorKind::Interrupted
+}
 
 /// Reads into `buf`, retrying interrupted reads.
 fn read_retrying<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> Result<usize, R::Error> {
-    loop {
-        match reader.read(buf) {
-            Err(error) if error.kind() == ErrorKind::Interrupted => {}
-            other => return other.map(|n| n.min(buf.len())),
-        }
-    }
-}
-
-/// Why [`write_all`] stopped.
-enum WriteAllError<E> {
-    Io(E),
-    WriteZero,
+    io_loops::read_retrying!(reader.read(buf), buf.len(), is_interrupted)
 }
 
 /// Writes all of `bytes`, continuing short writes and retrying interrupted ones; a write
 /// that accepts nothing is an error (`embedded-io`'s own `write_all` panics there).
-fn write_all<W: Write + ?Sized>(
-    out: &mut W,
-    mut bytes: &[u8],
-) -> Result<(), WriteAllError<W::Error>> {
-    while !bytes.is_empty() {
-        match out.write(bytes) {
-            Ok(0) => return Err(WriteAllError::WriteZero),
-            Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
-            Err(error) if error.kind() == ErrorKind::Interrupted => {}
-            Err(error) => return Err(WriteAllError::Io(error)),
-        }
-    }
-    Ok(())
+fn write_all<W: Write + ?Sized>(out: &mut W, bytes: &[u8]) -> Result<(), WriteAllError<W::Error>> {
+    io_loops::write_all!(bytes, |rest| out.write(rest), is_interrupted)
 }

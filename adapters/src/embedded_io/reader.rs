@@ -3,7 +3,7 @@
 use embedded_io_07::Read;
 use splitfdstream::{Chunk, Limits};
 
-use crate::drive::{Event, Feed};
+use crate::drive::Feed;
 use crate::error::ReadError;
 use crate::MIN_BUFFER_LEN;
 
@@ -72,33 +72,10 @@ impl<'b, R: Read> Reader<'b, R> {
                 len: self.buf.len(),
             });
         }
-        loop {
-            match self.feed.poll(self.buf)? {
-                Event::NeedInput => {
-                    let target = self.feed.refill_target(self.buf);
-                    let n = super::read_retrying(&mut self.inner, target).map_err(ReadError::Io)?;
-                    self.feed.filled(n);
-                }
-                Event::End => return Ok(None),
-                event => return Ok(event.chunk(self.buf)),
-            }
-        }
+        crate::io_loops::next_chunk_loop!(self, super::read_retrying)
     }
 
-    /// Stream bytes decoded so far.
-    pub fn position(&self) -> u64 {
-        self.feed.position()
-    }
-
-    /// The underlying reader.
-    pub fn get_ref(&self) -> &R {
-        &self.inner
-    }
-
-    /// The underlying reader; reading from it directly desynchronises the stream.
-    pub fn get_mut(&mut self) -> &mut R {
-        &mut self.inner
-    }
+    crate::io_loops::reader_accessors!();
 
     /// The underlying reader and the buffer; buffered bytes not yet decoded are lost.
     pub fn into_inner(self) -> (R, &'b mut [u8]) {

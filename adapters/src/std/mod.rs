@@ -33,15 +33,16 @@ pub(crate) use reconstruct::open_source;
 
 use ::std::io;
 
+use crate::io_loops::{self, WriteAllError};
+
+/// Whether `error` is an interrupted call, to be retried.
+pub(crate) fn is_interrupted(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::Interrupted
+}
+
 /// Reads into `buf`, retrying reads interrupted by a signal.
 fn read_retrying<R: io::Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        match reader.read(buf) {
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            // A reader claiming more than the buffer holds is treated as having filled it.
-            other => return other.map(|n| n.min(buf.len())),
-        }
-    }
+    io_loops::read_retrying!(reader.read(buf), buf.len(), is_interrupted)
 }
 
 /// Reads `source` at `offset`, retrying reads interrupted by a signal.
@@ -50,10 +51,19 @@ pub(crate) fn read_at_retrying<T: ReadAt + ?Sized>(
     buf: &mut [u8],
     offset: u64,
 ) -> io::Result<usize> {
-    loop {
-        match source.read_at(buf, offset) {
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            other => return other.map(|n| n.min(buf.len())),
-        }
+    io_loops::read_retrying!(source.read_at(buf, offset), buf.len(), is_interrupted)
+}
+
+/// `write_all`, spelled out so that short and interrupted writes are handled the same way
+/// on every writer; a write that accepts nothing is a `WriteZero` error.
+pub(crate) fn write_all<W: io::Write + ?Sized>(out: &mut W, bytes: &[u8]) -> io::Result<()> {
+    io_loops::write_all!(bytes, |rest| out.write(rest), is_interrupted).map_err(io_error)
+}
+
+/// The `io::Error` of a failed `write_all`.
+pub(crate) fn io_error(error: WriteAllError<io::Error>) -> io::Error {
+    match error {
+        WriteAllError::Io(error) => error,
+        WriteAllError::WriteZero => io::ErrorKind::WriteZero.into(),
     }
 }

@@ -6,7 +6,7 @@ use ::std::vec;
 
 use splitfdstream::{Chunk, Limits};
 
-use crate::drive::{Event, Feed};
+use crate::drive::Feed;
 use crate::error::ReadError;
 use crate::MIN_BUFFER_LEN;
 
@@ -76,33 +76,10 @@ impl<R: io::Read> Reader<R> {
     /// (`Truncated`), [`ReadError::Io`] when the underlying reader fails. Both convert to
     /// [`io::Error`] (`InvalidData` for format errors).
     pub fn next_chunk(&mut self) -> Result<Option<Chunk<'_>>, ReadError<io::Error>> {
-        loop {
-            match self.feed.poll(&self.buf)? {
-                Event::NeedInput => {
-                    let target = self.feed.refill_target(&mut self.buf);
-                    let n = super::read_retrying(&mut self.inner, target).map_err(ReadError::Io)?;
-                    self.feed.filled(n);
-                }
-                Event::End => return Ok(None),
-                event => return Ok(event.chunk(&self.buf)),
-            }
-        }
+        crate::io_loops::next_chunk_loop!(self, super::read_retrying)
     }
 
-    /// Stream bytes decoded so far.
-    pub fn position(&self) -> u64 {
-        self.feed.position()
-    }
-
-    /// The underlying reader.
-    pub fn get_ref(&self) -> &R {
-        &self.inner
-    }
-
-    /// The underlying reader; reading from it directly desynchronises the stream.
-    pub fn get_mut(&mut self) -> &mut R {
-        &mut self.inner
-    }
+    crate::io_loops::reader_accessors!();
 
     /// The underlying reader; buffered bytes not yet decoded are lost.
     pub fn into_inner(self) -> R {

@@ -8,8 +8,7 @@ use ::std::vec;
 use splitfdstream::{FdIndex, Limits};
 
 use super::error::{invalid_data, source_io};
-use super::writer::write_all;
-use super::{read_at_retrying, read_retrying, ReadAt, Sources, DEFAULT_BUFFER_LEN};
+use super::{read_at_retrying, read_retrying, write_all, ReadAt, Sources, DEFAULT_BUFFER_LEN};
 use crate::drive::{len_u64, Event, ExternalCopy, Feed, Progress, Staging};
 
 /// Size of the output staging buffer of [`reconstruct`].

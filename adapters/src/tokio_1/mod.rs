@@ -57,32 +57,19 @@ use ::std::io;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
+use crate::io_loops;
+use crate::std::{io_error, is_interrupted};
+
 /// Reads into `buf`, retrying reads interrupted by a signal. Cancel-safe.
 async fn read_retrying<R: AsyncRead + Unpin + ?Sized>(
     reader: &mut R,
     buf: &mut [u8],
 ) -> io::Result<usize> {
-    loop {
-        match reader.read(buf).await {
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            other => return other.map(|n| n.min(buf.len())),
-        }
-    }
+    io_loops::read_retrying!(reader.read(buf).await, buf.len(), is_interrupted)
 }
 
 /// Writes all of `bytes`, continuing short writes and retrying interrupted ones; a write
 /// that accepts nothing is a `WriteZero` error.
-async fn write_all<W: AsyncWrite + Unpin + ?Sized>(
-    out: &mut W,
-    mut bytes: &[u8],
-) -> io::Result<()> {
-    while !bytes.is_empty() {
-        match out.write(bytes).await {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(())
+async fn write_all<W: AsyncWrite + Unpin + ?Sized>(out: &mut W, bytes: &[u8]) -> io::Result<()> {
+    io_loops::write_all!(bytes, |rest| out.write(rest).await, is_interrupted).map_err(io_error)
 }

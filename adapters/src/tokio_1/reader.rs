@@ -7,7 +7,7 @@ use ::std::vec;
 use splitfdstream::{Chunk, Limits};
 use tokio::io::AsyncRead;
 
-use crate::drive::{Event, Feed};
+use crate::drive::Feed;
 use crate::error::ReadError;
 use crate::std::DEFAULT_BUFFER_LEN;
 use crate::MIN_BUFFER_LEN;
@@ -81,36 +81,10 @@ impl<R: AsyncRead + Unpin> Reader<R> {
     /// (`Truncated`), [`ReadError::Io`] when the underlying reader fails. Both convert to
     /// [`io::Error`] (`InvalidData` for format errors).
     pub async fn next_chunk(&mut self) -> Result<Option<Chunk<'_>>, ReadError<io::Error>> {
-        loop {
-            match self.feed.poll(&self.buf)? {
-                Event::NeedInput => {
-                    // Everything buffered was decoded, so a read dropped here loses nothing.
-                    let target = self.feed.refill_target(&mut self.buf);
-                    let n = super::read_retrying(&mut self.inner, target)
-                        .await
-                        .map_err(ReadError::Io)?;
-                    self.feed.filled(n);
-                }
-                Event::End => return Ok(None),
-                event => return Ok(event.chunk(&self.buf)),
-            }
-        }
+        crate::io_loops::next_chunk_loop!(self, super::read_retrying, await)
     }
 
-    /// Stream bytes decoded so far.
-    pub fn position(&self) -> u64 {
-        self.feed.position()
-    }
-
-    /// The underlying reader.
-    pub fn get_ref(&self) -> &R {
-        &self.inner
-    }
-
-    /// The underlying reader; reading from it directly desynchronises the stream.
-    pub fn get_mut(&mut self) -> &mut R {
-        &mut self.inner
-    }
+    crate::io_loops::reader_accessors!();
 
     /// The underlying reader; buffered bytes not yet decoded are lost.
     pub fn into_inner(self) -> R {

@@ -2,11 +2,9 @@
 
 use ::std::io;
 
-use splitfdstream::{Encoder, HEADER_LEN};
+use splitfdstream::Encoder;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
-use super::write_all;
-use crate::drive::len_u64;
 use crate::error::WriteError;
 
 /// Writes a well-formed stream to a [`tokio::io::AsyncWrite`].
@@ -43,8 +41,6 @@ pub struct Writer<W> {
     encoder: Encoder,
 }
 
-type Result<T> = ::core::result::Result<T, WriteError<io::Error>>;
-
 impl<W: AsyncWrite + Unpin> Writer<W> {
     /// A writer at the start of a stream.
     pub fn new(inner: W) -> Writer<W> {
@@ -54,97 +50,5 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
         }
     }
 
-    /// Writes a whole inline chunk; an empty `bytes` writes nothing.
-    ///
-    /// # Errors
-    ///
-    /// [`WriteError::Encode`] while a streamed inline chunk owes bytes,
-    /// [`WriteError::Io`] when the underlying writer fails.
-    pub async fn write_inline(&mut self, bytes: &[u8]) -> Result<()> {
-        self.begin_inline(len_u64(bytes.len())).await?;
-        self.write_inline_body(bytes).await
-    }
-
-    /// Writes a reference to external source `index`.
-    ///
-    /// # Errors
-    ///
-    /// [`WriteError::Encode`] for an index above `i64::MAX` or while an inline chunk owes
-    /// bytes, [`WriteError::Io`] when the underlying writer fails.
-    pub async fn write_external(&mut self, index: u64) -> Result<()> {
-        let mut header = [0; HEADER_LEN];
-        let n = self.encoder.external(index, &mut header)?;
-        self.put(header.get(..n).unwrap_or_default()).await
-    }
-
-    /// Starts an inline chunk of `len` bytes whose body follows through
-    /// [`write_inline_body`](Writer::write_inline_body); `len == 0` writes nothing.
-    ///
-    /// # Errors
-    ///
-    /// [`WriteError::Encode`] while an inline chunk owes bytes, [`WriteError::Io`] when the
-    /// underlying writer fails.
-    pub async fn begin_inline(&mut self, len: u64) -> Result<()> {
-        let mut header = [0; HEADER_LEN];
-        let n = self.encoder.begin_inline(len, &mut header)?;
-        self.put(header.get(..n).unwrap_or_default()).await
-    }
-
-    /// Writes a piece of the current inline chunk's body.
-    ///
-    /// # Errors
-    ///
-    /// [`WriteError::Encode`] when `bytes` is longer than the chunk still owes (nothing is
-    /// written), [`WriteError::Io`] when the underlying writer fails.
-    pub async fn write_inline_body(&mut self, bytes: &[u8]) -> Result<()> {
-        self.encoder.advance_inline(len_u64(bytes.len()))?;
-        self.put(bytes).await
-    }
-
-    /// Body bytes the current inline chunk still owes.
-    pub fn owed(&self) -> u64 {
-        self.encoder.owed()
-    }
-
-    /// Stream bytes written so far.
-    pub fn position(&self) -> u64 {
-        self.encoder.position()
-    }
-
-    /// Checks that the stream is complete, flushes, and returns the underlying writer.
-    ///
-    /// # Errors
-    ///
-    /// [`WriteError::Encode`] while an inline chunk owes bytes (check [`owed`](Writer::owed)
-    /// first to keep the writer), [`WriteError::Io`] when flushing fails.
-    pub async fn finish(mut self) -> Result<W> {
-        self.encoder.finish()?;
-        self.inner.flush().await.map_err(WriteError::Io)?;
-        Ok(self.inner)
-    }
-
-    /// The underlying writer.
-    pub fn get_ref(&self) -> &W {
-        &self.inner
-    }
-
-    /// The underlying writer; writing to it directly corrupts the stream.
-    pub fn get_mut(&mut self) -> &mut W {
-        &mut self.inner
-    }
-
-    /// The underlying writer, without checking that the stream is complete.
-    pub fn into_inner(self) -> W {
-        self.inner
-    }
-
-    async fn put(&mut self, bytes: &[u8]) -> Result<()> {
-        write_all(&mut self.inner, bytes).await.map_err(|error| {
-            if error.kind() == io::ErrorKind::WriteZero {
-                WriteError::WriteZero
-            } else {
-                WriteError::Io(error)
-            }
-        })
-    }
+    crate::io_loops::writer_methods!(io::Error, crate::std::is_interrupted, async await);
 }
