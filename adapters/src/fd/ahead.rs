@@ -22,14 +22,18 @@ use super::source::FdKind;
 use crate::std::{ReadAt, Sources};
 
 /// How many sources [`OpenAhead`] keeps ready ahead of use by default.
-pub const DEFAULT_OPEN_AHEAD: usize = 64;
+pub const DEFAULT_OPEN_AHEAD: usize = 128;
 
 /// Sources up to this size are read whole by the helper thread; of larger ones it reads
 /// this much and passes the open file on, so that the kernel copies the rest.
 const READ_WHOLE_MAX: usize = 128 * 1024;
 
-/// Helper threads that open and read sources, by default.
-const DEFAULT_HELPERS: usize = 2;
+/// Helper threads that open and read sources, by default: one more than the cores, at
+/// least 2 and at most 4. The reader's share of the work is small, and a helper waiting in
+/// the kernel leaves its core to another.
+fn default_helpers() -> usize {
+    thread::available_parallelism().map_or(2, |cores| cores.get().saturating_add(1).clamp(2, 4))
+}
 
 /// The most sources a helper hands over at once: fewer handovers, fewer thread wake-ups.
 const MAX_BATCH: usize = 64;
@@ -190,7 +194,7 @@ impl fmt::Debug for AheadSource {
 }
 
 impl OpenAhead {
-    /// Sources `0..` in the order of `paths`, opened up to [`DEFAULT_OPEN_AHEAD`] ahead.
+    /// Sources `0..` in the order of `paths`, read up to [`DEFAULT_OPEN_AHEAD`] ahead.
     pub fn new<I>(paths: I) -> OpenAhead
     where
         I: IntoIterator,
@@ -199,19 +203,21 @@ impl OpenAhead {
         OpenAhead {
             paths: paths.into_iter().map(Into::into).collect(),
             depth: DEFAULT_OPEN_AHEAD,
-            helpers: DEFAULT_HELPERS,
+            helpers: default_helpers(),
             state: Mutex::new(Ahead::default()),
         }
     }
 
-    /// Keeps at most `depth` sources (at least 1) ready ahead of use.
+    /// Keeps at most about `depth` sources (at least 1) ready ahead of use, and so at most
+    /// `depth` files open.
     #[must_use]
     pub fn with_depth(mut self, depth: usize) -> OpenAhead {
         self.depth = depth.max(1);
         self
     }
 
-    /// Uses `helpers` threads (at least 1) to open and read sources.
+    /// Uses `helpers` threads (at least 1) to open and read sources; by default one more
+    /// than the available cores, at least 2 and at most 4.
     #[must_use]
     pub fn with_helpers(mut self, helpers: usize) -> OpenAhead {
         self.helpers = helpers.max(1);
@@ -236,11 +242,12 @@ impl OpenAhead {
 
     fn start(&self, state: &mut Ahead) {
         state.started = true;
-        // Each helper holds at most one batch ready; the reader uses one more.
-        let helpers = self.helpers.min(self.depth.saturating_sub(1)).max(1);
-        let batch = (self.depth / (helpers + 1)).clamp(1, MAX_BATCH);
+        // Each helper holds at most two batches ready (one queued, one waiting to be), so
+        // that it keeps working while the reader is busy; the reader uses one more.
+        let helpers = self.helpers.min(self.depth / 3).max(1);
+        let batch = (self.depth / (2 * helpers + 1)).clamp(1, MAX_BATCH);
         for first in 0..helpers {
-            let (sender, batches) = sync_channel(0);
+            let (sender, batches) = sync_channel(1);
             let (reuse, reused) = channel();
             let paths = Arc::clone(&self.paths);
             let worker = thread::Builder::new()
