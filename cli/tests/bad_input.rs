@@ -117,9 +117,9 @@ fn unreadable_object() {
     fails(
         dir,
         ["join", "layer.sfd", "-o", "out.tar"],
-        &["external source 0", &objects[0], "Is a directory"],
+        &["external source 0", &objects[0], "is a directory"],
     );
-    fails(dir, ["verify", "layer.sfd"], &["Is a directory"]);
+    fails(dir, ["verify", "layer.sfd"], &["is a directory"]);
     only(dir, &LAYER);
 }
 
