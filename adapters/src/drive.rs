@@ -175,6 +175,7 @@ impl ExternalCopy {
     }
 
     /// The source offset of the next read.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) const fn offset(&self) -> u64 {
         self.copied
     }
@@ -235,6 +236,110 @@ impl ExternalCopy {
             return Ok(Progress::Done);
         }
         Ok(Progress::More)
+    }
+}
+
+/// What a reconstructing driver must do next, as decided by [`Rebuild::step`].
+///
+/// The driver only performs the I/O asked for and reports its outcome; every decision (what
+/// to read or write next, where a source ends, what is an error) is [`Rebuild`]'s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Read stream bytes into [`Rebuild::refill_target`], then call [`Rebuild::stream_read`].
+    ReadStream,
+    /// Write `stream_buf[range]`, inline data.
+    WriteInline(Range<usize>),
+    /// Find source `index` and its size, then call [`Rebuild::source_opened`].
+    OpenSource(FdIndex),
+    /// Read source `index`, from where its last read ended, into `copy_buf[..want]`, then
+    /// call [`Rebuild::source_read`].
+    ReadSource { index: FdIndex, want: usize },
+    /// Write `copy_buf[..len]`, bytes just read from the source.
+    WriteSource(usize),
+    /// The stream ended cleanly after `total` rebuilt bytes: flush the output.
+    End { total: u64 },
+}
+
+/// The sans-IO reconstruction of a stream into an output through two buffers, one for the
+/// stream and one for copying sources: the loop of the drivers that read sources in order
+/// (`Read + Seek`), blocking and async alike.
+#[derive(Clone, Debug)]
+pub(crate) struct Rebuild {
+    feed: Feed,
+    /// The source being copied.
+    copy: Option<(FdIndex, ExternalCopy)>,
+    /// Bytes read from the source and not yet handed out for writing.
+    unwritten: usize,
+    total: u64,
+}
+
+impl Rebuild {
+    pub(crate) const fn new(limits: Limits) -> Rebuild {
+        Rebuild {
+            feed: Feed::new(limits),
+            copy: None,
+            unwritten: 0,
+            total: 0,
+        }
+    }
+
+    /// The next thing to do, given the stream buffer last refilled and the length of the
+    /// copy buffer.
+    pub(crate) fn step(&mut self, stream_buf: &[u8], copy_len: usize) -> Result<Step, DecodeError> {
+        if self.unwritten > 0 {
+            return Ok(Step::WriteSource(core::mem::take(&mut self.unwritten)));
+        }
+        if let Some((index, copy)) = &self.copy {
+            return Ok(Step::ReadSource {
+                index: *index,
+                want: copy.want(copy_len),
+            });
+        }
+        Ok(match self.feed.poll(stream_buf)? {
+            Event::Inline { range, .. } => {
+                self.total = self.total.saturating_add(len_u64(range.len()));
+                Step::WriteInline(range)
+            }
+            Event::External(index) => Step::OpenSource(index),
+            Event::NeedInput => Step::ReadStream,
+            Event::End => Step::End { total: self.total },
+        })
+    }
+
+    /// The part of the stream buffer to read into for [`Step::ReadStream`].
+    pub(crate) fn refill_target<'b>(&mut self, stream_buf: &'b mut [u8]) -> &'b mut [u8] {
+        self.feed.refill_target(stream_buf)
+    }
+
+    /// Records that the read of [`Step::ReadStream`] returned `n` bytes (0: the end).
+    pub(crate) fn stream_read(&mut self, n: usize) {
+        self.feed.filled(n);
+    }
+
+    /// Starts copying source `index` for [`Step::OpenSource`]: its own size, when known,
+    /// and the size the caller expects, if any.
+    pub(crate) fn source_opened(
+        &mut self,
+        index: FdIndex,
+        size: Option<u64>,
+        expected: Option<u64>,
+    ) -> Result<(), SourceError> {
+        self.copy = Some((index, ExternalCopy::new(index, size, expected)?));
+        Ok(())
+    }
+
+    /// Records that the read of [`Step::ReadSource`] asked for `want` bytes and returned
+    /// `n`; they are written next (never when this fails).
+    pub(crate) fn source_read(&mut self, n: usize, want: usize) -> Result<(), SourceError> {
+        let Some((_, copy)) = &mut self.copy else {
+            return Ok(());
+        };
+        if copy.advance_read(n, want)? == Progress::Done {
+            self.copy = None;
+        }
+        self.unwritten = n;
+        self.total = self.total.saturating_add(len_u64(n));
+        Ok(())
     }
 }
 

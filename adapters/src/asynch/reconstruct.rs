@@ -1,13 +1,10 @@
 //! `no_std` async reconstruction from async `Read + Seek` sources.
 
-use embedded_io_async_07::{Error as _, ErrorKind, ErrorType, Read, Seek, SeekFrom, Write};
-use splitfdstream::{FdIndex, Limits};
+use embedded_io_async_07::{Error as _, ErrorKind, Read, Seek, SeekFrom, Write};
+use splitfdstream::FdIndex;
 
-use super::{read_retrying, write_all, WriteAllError};
-use crate::drive::{len_u64, Event, ExternalCopy, Feed, Progress};
+use super::{read_retrying, write_all};
 use crate::embedded_io::{ReconstructError, SliceSource, SourceTable};
-use crate::error::SourceError;
-use crate::MIN_BUFFER_LEN;
 
 /// The caller's ordered list of external sources for the async [`reconstruct`]: index `i`
 /// of the stream is its `i`-th source.
@@ -47,9 +44,7 @@ impl<S: Read + Seek> Sources for [S] {
     type Source = S;
 
     fn source(&mut self, index: FdIndex) -> Option<&mut S> {
-        usize::try_from(index.get())
-            .ok()
-            .and_then(|at| self.get_mut(at))
+        crate::embedded_io::slot(self.len(), index).and_then(|at| self.get_mut(at))
     }
 }
 
@@ -84,16 +79,6 @@ impl Read for SliceSource<'_> {
 impl Seek for SliceSource<'_> {
     async fn seek(&mut self, pos: SeekFrom) -> Result<u64, ErrorKind> {
         embedded_io_07::Seek::seek(self, pos)
-    }
-}
-
-/// The smallest buffer [`reconstruct`] accepts: room for a prefix in each half.
-const MIN_RECONSTRUCT_BUFFER_LEN: usize = 2 * MIN_BUFFER_LEN;
-
-fn write_error<E: embedded_io_async_07::Error>(error: WriteAllError<E>) -> ReconstructError {
-    match error {
-        WriteAllError::Io(error) => ReconstructError::Write(error.kind()),
-        WriteAllError::WriteZero => ReconstructError::Write(ErrorKind::WriteZero),
     }
 }
 
@@ -151,74 +136,5 @@ where
     S: Sources + ?Sized,
     W: Write,
 {
-    if buf.len() < MIN_RECONSTRUCT_BUFFER_LEN {
-        return Err(ReconstructError::BufferTooSmall { len: buf.len() });
-    }
-    let (stream_buf, copy_buf) = buf.split_at_mut(buf.len() / 2);
-    let mut stream = stream;
-    let mut out = out;
-    let mut feed = Feed::new(Limits::new());
-    let mut total = 0u64;
-    loop {
-        match feed.poll(stream_buf)? {
-            Event::Inline { range, .. } => {
-                let bytes = stream_buf.get(range).unwrap_or_default();
-                write_all(&mut out, bytes).await.map_err(write_error)?;
-                total = total.saturating_add(len_u64(bytes.len()));
-            }
-            Event::External(index) => {
-                let copied = copy_external(sources, index, &mut out, copy_buf).await?;
-                total = total.saturating_add(copied);
-            }
-            Event::NeedInput => {
-                let target = feed.refill_target(stream_buf);
-                let n = read_retrying(&mut stream, target)
-                    .await
-                    .map_err(|error| ReconstructError::Stream(error.kind()))?;
-                feed.filled(n);
-            }
-            Event::End => {
-                out.flush()
-                    .await
-                    .map_err(|error| ReconstructError::Write(error.kind()))?;
-                return Ok(total);
-            }
-        }
-    }
-}
-
-/// Copies source `index` from offset 0 to its end into `out`; returns its length.
-async fn copy_external<S, W>(
-    sources: &mut S,
-    index: FdIndex,
-    out: &mut W,
-    buf: &mut [u8],
-) -> Result<u64, ReconstructError>
-where
-    S: Sources + ?Sized,
-    W: Write,
-{
-    let expected = sources.expected_len(index);
-    let source = sources
-        .source(index)
-        .ok_or(SourceError::Missing { index: index.get() })?;
-    let io = |error: <S::Source as ErrorType>::Error| ReconstructError::SourceIo {
-        index: index.get(),
-        kind: error.kind(),
-    };
-    let size = source.seek(SeekFrom::End(0)).await.map_err(io)?;
-    source.seek(SeekFrom::Start(0)).await.map_err(io)?;
-    let mut copy = ExternalCopy::new(index, Some(size), expected)?;
-    loop {
-        let want = copy.want(buf.len());
-        let target = buf.get_mut(..want).unwrap_or_default();
-        let n = read_retrying(source, target).await.map_err(io)?;
-        let progress = copy.advance_read(n, want)?;
-        write_all(out, target.get(..n).unwrap_or_default())
-            .await
-            .map_err(write_error)?;
-        if progress == Progress::Done {
-            return Ok(copy.offset());
-        }
-    }
+    crate::embedded_io::reconstruct_loop!(stream, sources, out, buf, await)
 }

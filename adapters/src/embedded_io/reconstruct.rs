@@ -4,11 +4,12 @@ use core::fmt;
 
 use embedded_io_07::{Error as _, ErrorKind, ErrorType, Read, Seek, SeekFrom, Write};
 use heapless_09::Vec;
-use splitfdstream::{DecodeError, FdIndex, Limits};
+use splitfdstream::{DecodeError, FdIndex};
 
-use super::{read_retrying, write_all, WriteAllError};
-use crate::drive::{len_u64, Event, ExternalCopy, Feed, Progress};
+use super::{read_retrying, write_all};
+use crate::drive::len_u64;
 use crate::error::SourceError;
+use crate::io_loops::WriteAllError;
 use crate::MIN_BUFFER_LEN;
 
 /// The caller's ordered list of external sources for [`reconstruct`]: index `i` of the
@@ -32,7 +33,8 @@ pub trait Sources {
     }
 }
 
-fn slot(len: usize, index: FdIndex) -> Option<usize> {
+/// Where `index` is in a list of `len` sources.
+pub(crate) fn slot(len: usize, index: FdIndex) -> Option<usize> {
     usize::try_from(index.get()).ok().filter(|&at| at < len)
 }
 
@@ -153,8 +155,7 @@ impl<S, const N: usize> Default for SourceTable<S, N> {
     }
 }
 
-/// Lookups for the async reconstruct, whose sources implement the async traits instead.
-#[cfg(feature = "async")]
+/// Lookups shared by the blocking and the async [`Sources`] implementations.
 impl<S, const N: usize> SourceTable<S, N> {
     pub(crate) fn source_mut(&mut self, index: FdIndex) -> Option<&mut S> {
         slot(self.entries.len(), index)
@@ -173,15 +174,11 @@ impl<S: Read + Seek, const N: usize> Sources for SourceTable<S, N> {
     type Source = S;
 
     fn source(&mut self, index: FdIndex) -> Option<&mut S> {
-        slot(self.entries.len(), index)
-            .and_then(|at| self.entries.get_mut(at))
-            .map(|entry| &mut entry.source)
+        self.source_mut(index)
     }
 
     fn expected_len(&self, index: FdIndex) -> Option<u64> {
-        slot(self.entries.len(), index)
-            .and_then(|at| self.entries.get(at))
-            .and_then(|entry| entry.expected_len)
+        self.expected(index)
     }
 }
 
@@ -308,14 +305,88 @@ impl core::error::Error for ReconstructError {
 }
 
 /// The smallest buffer [`reconstruct`] accepts: room for a prefix in each half.
-const MIN_RECONSTRUCT_BUFFER_LEN: usize = 2 * MIN_BUFFER_LEN;
+pub(crate) const MIN_RECONSTRUCT_BUFFER_LEN: usize = 2 * MIN_BUFFER_LEN;
 
-fn write_error<E: embedded_io_07::Error>(error: WriteAllError<E>) -> ReconstructError {
+/// The error of writing the output.
+pub(crate) fn write_error<E: embedded_io_07::Error>(error: WriteAllError<E>) -> ReconstructError {
     match error {
         WriteAllError::Io(error) => ReconstructError::Write(error.kind()),
         WriteAllError::WriteZero => ReconstructError::Write(ErrorKind::WriteZero),
     }
 }
+
+/// The error of seeking or reading source `index`.
+pub(crate) fn source_io<E: embedded_io_07::Error>(
+    index: FdIndex,
+) -> impl Fn(E) -> ReconstructError {
+    move |error| ReconstructError::SourceIo {
+        index: index.get(),
+        kind: error.kind(),
+    }
+}
+
+/// The driver loop of [`reconstruct`] and of its async twin: it performs the I/O that
+/// [`Rebuild`](crate::drive::Rebuild) asks for, with `.await` after each call when given
+/// `await`. The caller has `read_retrying`, `write_all` and the I/O traits in scope.
+macro_rules! reconstruct_loop {
+    ($stream:ident, $sources:ident, $out:ident, $buf:ident $(, $await:tt)?) => {{
+        use $crate::drive::{Rebuild, Step};
+        use $crate::embedded_io::{source_io, write_error, ReconstructError};
+        if $buf.len() < $crate::embedded_io::MIN_RECONSTRUCT_BUFFER_LEN {
+            return Err(ReconstructError::BufferTooSmall { len: $buf.len() });
+        }
+        let (stream_buf, copy_buf) = $buf.split_at_mut($buf.len() / 2);
+        let mut stream = $stream;
+        let mut out = $out;
+        let mut rebuild = Rebuild::new(::splitfdstream::Limits::new());
+        loop {
+            match rebuild.step(stream_buf, copy_buf.len())? {
+                Step::ReadStream => {
+                    let target = rebuild.refill_target(stream_buf);
+                    let n = read_retrying(&mut stream, target)$(.$await)?
+                        .map_err(|error| ReconstructError::Stream(error.kind()))?;
+                    rebuild.stream_read(n);
+                }
+                Step::WriteInline(range) => {
+                    write_all(&mut out, stream_buf.get(range).unwrap_or_default())$(.$await)?
+                        .map_err(write_error)?;
+                }
+                Step::OpenSource(index) => {
+                    let expected = $sources.expected_len(index);
+                    let source = $sources
+                        .source(index)
+                        .ok_or($crate::SourceError::Missing { index: index.get() })?;
+                    let size = source
+                        .seek(::embedded_io_07::SeekFrom::End(0))$(.$await)?
+                        .map_err(source_io(index))?;
+                    source
+                        .seek(::embedded_io_07::SeekFrom::Start(0))$(.$await)?
+                        .map_err(source_io(index))?;
+                    rebuild.source_opened(index, Some(size), expected)?;
+                }
+                Step::ReadSource { index, want } => {
+                    let source = $sources
+                        .source(index)
+                        .ok_or($crate::SourceError::Missing { index: index.get() })?;
+                    let target = copy_buf.get_mut(..want).unwrap_or_default();
+                    let n = read_retrying(source, target)$(.$await)?.map_err(source_io(index))?;
+                    rebuild.source_read(n, want)?;
+                }
+                Step::WriteSource(len) => {
+                    write_all(&mut out, copy_buf.get(..len).unwrap_or_default())$(.$await)?
+                        .map_err(write_error)?;
+                }
+                Step::End { total } => {
+                    out.flush()$(.$await)?
+                        .map_err(|error| ReconstructError::Write(error.kind()))?;
+                    return Ok(total);
+                }
+            }
+        }
+    }};
+}
+#[cfg(feature = "async")]
+pub(crate) use reconstruct_loop;
 
 /// Rebuilds the original bytes from `stream` and `sources` into `out`, through `buf` (at
 /// least 16 bytes; half reads the stream, half copies sources); returns the bytes written.
@@ -361,70 +432,5 @@ where
     S: Sources + ?Sized,
     W: Write,
 {
-    if buf.len() < MIN_RECONSTRUCT_BUFFER_LEN {
-        return Err(ReconstructError::BufferTooSmall { len: buf.len() });
-    }
-    let (stream_buf, copy_buf) = buf.split_at_mut(buf.len() / 2);
-    let mut stream = stream;
-    let mut out = out;
-    let mut feed = Feed::new(Limits::new());
-    let mut total = 0u64;
-    loop {
-        match feed.poll(stream_buf)? {
-            Event::Inline { range, .. } => {
-                let bytes = stream_buf.get(range).unwrap_or_default();
-                write_all(&mut out, bytes).map_err(write_error)?;
-                total = total.saturating_add(len_u64(bytes.len()));
-            }
-            Event::External(index) => {
-                let copied = copy_external(sources, index, &mut out, copy_buf)?;
-                total = total.saturating_add(copied);
-            }
-            Event::NeedInput => {
-                let target = feed.refill_target(stream_buf);
-                let n = read_retrying(&mut stream, target)
-                    .map_err(|error| ReconstructError::Stream(error.kind()))?;
-                feed.filled(n);
-            }
-            Event::End => {
-                out.flush()
-                    .map_err(|error| ReconstructError::Write(error.kind()))?;
-                return Ok(total);
-            }
-        }
-    }
-}
-
-/// Copies source `index` from offset 0 to its end into `out`; returns its length.
-fn copy_external<S, W>(
-    sources: &mut S,
-    index: FdIndex,
-    out: &mut W,
-    buf: &mut [u8],
-) -> Result<u64, ReconstructError>
-where
-    S: Sources + ?Sized,
-    W: Write,
-{
-    let expected = sources.expected_len(index);
-    let source = sources
-        .source(index)
-        .ok_or(SourceError::Missing { index: index.get() })?;
-    let io = |error: <S::Source as ErrorType>::Error| ReconstructError::SourceIo {
-        index: index.get(),
-        kind: error.kind(),
-    };
-    let size = source.seek(SeekFrom::End(0)).map_err(io)?;
-    source.seek(SeekFrom::Start(0)).map_err(io)?;
-    let mut copy = ExternalCopy::new(index, Some(size), expected)?;
-    loop {
-        let want = copy.want(buf.len());
-        let target = buf.get_mut(..want).unwrap_or_default();
-        let n = read_retrying(source, target).map_err(io)?;
-        let progress = copy.advance_read(n, want)?;
-        write_all(out, target.get(..n).unwrap_or_default()).map_err(write_error)?;
-        if progress == Progress::Done {
-            return Ok(copy.offset());
-        }
-    }
+    reconstruct_loop!(stream, sources, out, buf)
 }
