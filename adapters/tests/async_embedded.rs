@@ -8,31 +8,19 @@ mod common;
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 
+use common::pending::{
+    cancel_safety_items, flatten, piece, poll_once, read_with_drops, Piece, Rng,
+};
 use common::{encode, layer, rebuild, Item, Jittery};
 use embassy_futures::block_on;
 use embedded_io_async_07::{ErrorKind, ErrorType, Read, Seek, SeekFrom, Write};
 use proptest::prelude::*;
-use splitfdstream::{Chunk, DecodeError};
+use splitfdstream::DecodeError;
 use splitfdstream_adapters::asynch;
 use splitfdstream_adapters::embedded_io::{self, ReconstructError, SliceSource, SourceTable};
 use splitfdstream_adapters::{ReadError, SourceError, WriteError};
-
-/// A small deterministic generator (xorshift64*), seeded by the test.
-#[derive(Clone, Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let x = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        usize::try_from(x % u64::try_from(n).unwrap()).unwrap()
-    }
-}
 
 /// Returns `Pending` once (after asking to be polled again), then completes.
 struct YieldOnce(bool);
@@ -137,20 +125,6 @@ fn memory() -> Flaky<Vec<u8>> {
     let mut out = Flaky::new(Vec::new(), 0, usize::MAX);
     out.rng = Rng(0x2545_f491_4f6c_dd1d);
     out
-}
-
-/// One fragment as handed out: (data, offset, remaining) or an external index.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Piece {
-    Inline(Vec<u8>, u64, u64),
-    External(u64),
-}
-
-fn piece(chunk: Chunk<'_>) -> Piece {
-    match chunk {
-        Chunk::Inline(f) => Piece::Inline(f.data.to_vec(), f.offset, f.remaining),
-        Chunk::External(index) => Piece::External(index.get()),
-    }
 }
 
 async fn async_pieces<R: Read>(
@@ -299,32 +273,9 @@ proptest! {
     }
 }
 
-struct Noop;
-
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
-
 #[test]
 fn next_chunk_is_cancel_safe() {
-    let items = [
-        Item::Inline(b"hello".to_vec()),
-        Item::External(3),
-        Item::Inline(vec![9; 40]),
-        Item::External(1 << 40),
-        Item::Inline(b"end".to_vec()),
-    ];
-    let stream = encode(&items);
-    let flatten = |pieces: &[Piece]| {
-        let mut bytes = Vec::new();
-        for piece in pieces {
-            match piece {
-                Piece::Inline(data, _, _) => bytes.extend_from_slice(data),
-                Piece::External(index) => bytes.extend_from_slice(format!("<{index}>").as_bytes()),
-            }
-        }
-        bytes
-    };
+    let stream = encode(&cancel_safety_items());
     let mut expected_buf = [0u8; 16];
     let expected = flatten(
         &block_on(async_pieces(&mut asynch::Reader::new(
@@ -333,38 +284,17 @@ fn next_chunk_is_cancel_safe() {
         )))
         .unwrap(),
     );
-
-    let waker = Waker::from(Arc::new(Noop));
-    let mut cx = Context::from_waker(&waker);
     for seed in 0..50 {
         // One byte per read and `Pending` at random: a poll often completes some reads
         // (part of a prefix) before it is pending and dropped.
         let mut buf = [0u8; 16];
         let mut reader = asynch::Reader::new(Flaky::new(stream.as_slice(), seed, 1), &mut buf);
-        let mut got = Vec::new();
-        let mut cancelled = 0;
-        loop {
-            let polled = {
-                let future = pin!(reader.next_chunk());
-                match future.poll(&mut cx) {
-                    Poll::Ready(result) => Some(result.unwrap().map(piece)),
-                    Poll::Pending => None,
-                }
-            };
-            let next = match polled {
-                Some(next) => next,
-                None => {
-                    // Dropped while pending; ask again, to completion.
-                    cancelled += 1;
-                    block_on(reader.next_chunk()).unwrap().map(piece)
-                }
-            };
-            match next {
-                Some(next) => got.push(next),
-                None => break,
-            }
-        }
-        assert!(cancelled > 5, "seed {seed}: the reader was rarely pending");
+        let (got, dropped) = read_with_drops(
+            &mut reader,
+            |reader| poll_once(pin!(reader.next_chunk())).map(|r| r.unwrap().map(piece)),
+            |reader| block_on(reader.next_chunk()).unwrap().map(piece),
+        );
+        assert!(dropped > 5, "seed {seed}: the reader was rarely pending");
         assert_eq!(flatten(&got), expected, "seed {seed}");
         assert_eq!(reader.position(), u64::try_from(stream.len()).unwrap());
     }

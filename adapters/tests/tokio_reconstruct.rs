@@ -7,15 +7,16 @@
 
 mod common;
 
-use std::future::Future;
 use std::io;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 
+use common::pending::{
+    cancel_safety_items, flatten, piece, poll_once, read_with_drops, Piece, Rng,
+};
 use common::{encode, layer, rebuild, Item, Jittery, Trickle};
 use proptest::prelude::*;
-use splitfdstream::Chunk;
 use splitfdstream_adapters::std::{self as blocking, ExpectedLens, PathSources, SourceIoError};
 use splitfdstream_adapters::tokio_1::{reconstruct, std_files, Reader, Writer};
 use splitfdstream_adapters::{SourceError, WriteError};
@@ -31,20 +32,6 @@ fn multi_thread() -> Runtime {
         .worker_threads(2)
         .build()
         .unwrap()
-}
-
-/// A small deterministic generator (xorshift64*).
-#[derive(Clone, Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let x = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        usize::try_from(x % u64::try_from(n).unwrap()).unwrap()
-    }
 }
 
 /// tokio I/O over memory that, at random, returns `Pending` (after waking itself),
@@ -124,19 +111,6 @@ fn blocking_rebuild<S: blocking::Sources + ?Sized>(stream: &[u8], sources: &S) -
     let mut out = Vec::new();
     blocking::reconstruct(stream, sources, &mut out).unwrap();
     out
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Piece {
-    Inline(Vec<u8>, u64, u64),
-    External(u64),
-}
-
-fn piece(chunk: Chunk<'_>) -> Piece {
-    match chunk {
-        Chunk::Inline(f) => Piece::Inline(f.data.to_vec(), f.offset, f.remaining),
-        Chunk::External(index) => Piece::External(index.get()),
-    }
 }
 
 async fn tokio_pieces<R: AsyncRead + Unpin>(reader: &mut Reader<R>) -> io::Result<Vec<Piece>> {
@@ -323,63 +297,21 @@ fn files_tokio_files_and_paths_rebuild_the_blocking_bytes_with_one_byte_reads() 
     }
 }
 
-struct Noop;
-
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-}
-
 #[test]
 fn next_chunk_is_cancel_safe() {
-    let items = [
-        Item::Inline(b"hello".to_vec()),
-        Item::External(3),
-        Item::Inline(vec![9; 40]),
-        Item::External(1 << 40),
-        Item::Inline(b"end".to_vec()),
-    ];
-    let stream = encode(&items);
-    let flatten = |pieces: &[Piece]| {
-        let mut bytes = Vec::new();
-        for piece in pieces {
-            match piece {
-                Piece::Inline(data, _, _) => bytes.extend_from_slice(data),
-                Piece::External(index) => bytes.extend_from_slice(format!("<{index}>").as_bytes()),
-            }
-        }
-        bytes
-    };
+    let stream = encode(&cancel_safety_items());
     let expected = flatten(&std_pieces(&mut blocking::Reader::new(stream.as_slice())).unwrap());
     let runtime = current_thread();
-    let waker = Waker::from(Arc::new(Noop));
-    let mut cx = Context::from_waker(&waker);
     for seed in 0..50 {
         // One byte per read, pending at random: a poll often reads part of a prefix before
         // it is pending, and is then dropped.
         let mut reader = Reader::with_capacity(16, Flaky::new(stream.clone(), seed, 1));
-        let mut got = Vec::new();
-        let mut cancelled = 0;
-        loop {
-            let polled = {
-                let future = pin!(reader.next_chunk());
-                match future.poll(&mut cx) {
-                    Poll::Ready(result) => Some(result.unwrap().map(piece)),
-                    Poll::Pending => None,
-                }
-            };
-            let next = match polled {
-                Some(next) => next,
-                None => {
-                    cancelled += 1;
-                    runtime.block_on(reader.next_chunk()).unwrap().map(piece)
-                }
-            };
-            match next {
-                Some(next) => got.push(next),
-                None => break,
-            }
-        }
-        assert!(cancelled > 5, "seed {seed}: the reader was rarely pending");
+        let (got, dropped) = read_with_drops(
+            &mut reader,
+            |reader| poll_once(pin!(reader.next_chunk())).map(|r| r.unwrap().map(piece)),
+            |reader| runtime.block_on(reader.next_chunk()).unwrap().map(piece),
+        );
+        assert!(dropped > 5, "seed {seed}: the reader was rarely pending");
         assert_eq!(flatten(&got), expected, "seed {seed}");
         assert_eq!(reader.position(), u64::try_from(stream.len()).unwrap());
     }

@@ -6,6 +6,11 @@
 
 use proptest::prelude::*;
 
+#[cfg(all(feature = "std", unix))]
+pub mod fd_limit;
+#[cfg(any(feature = "async", feature = "tokio-1"))]
+pub mod pending;
+
 /// One chunk of a stream, as the model sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Item {
