@@ -9,17 +9,19 @@
 //! Two layers: 60,000 small files (1 byte – 8 KiB) behind 512-byte headers and padding
 //! as in a tar, and a few large files (3 × 120 MiB). Each is rebuilt into a regular file,
 //! into a pipe drained by another thread, and into a Unix socket drained by another
-//! thread. Sources are open descriptors (as received with `SCM_RIGHTS`); the 60,000-file
-//! layer is also rebuilt from paths opened lazily (`ours, paths`) and from paths opened
-//! ahead by a helper thread (`ours, ahead`). Every variant runs
-//! once to warm the page cache, then the variants are interleaved for several rounds and
-//! the median wall time and CPU time (user + system, of this process and of `cat`, from
-//! `getrusage`) are printed with their ratios.
+//! thread. Sources are open descriptors (as received with `SCM_RIGHTS`); both layers are
+//! also rebuilt from paths opened, read and closed ahead by helper threads (`ours, ahead`,
+//! [`OpenAhead`], what `splitfdstream join` uses), and the 60,000-file layer from paths
+//! opened lazily (`ours, paths`, [`PathSources`]). Every variant runs once to warm the page
+//! cache, then the variants are interleaved for several rounds and the median wall time
+//! and CPU time (user + system, of this process and of `cat`, from `getrusage`) are
+//! printed with their ratios.
 //!
 //! `cargo bench -p splitfdstream-adapters --features std,fd --bench fd_reconstruct`; set
-//! `BENCH_QUICK=1` for fewer rounds, `BENCH_LAYER=small` or `large` for one layer, and
+//! `BENCH_QUICK=1` for fewer rounds, `BENCH_LAYER=small` or `large` for one layer,
 //! `BENCH_METHODS=none` to run ours without kernel copies, `BENCH_OUTPUT=file`, `pipe` or
-//! `socket` for one kind of output, and `BENCH_DIR` for where the layers are written (default: the temporary directory).
+//! `socket` for one kind of output, and `BENCH_DIR` for where the layers are written
+//! (default: the temporary directory).
 
 // A benchmark stops loudly on a broken setup.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -341,8 +343,8 @@ fn main() {
         }
         if layer.name == "small" {
             variants.push(Variant::OursPaths);
-            variants.push(Variant::OursAhead);
         }
+        variants.push(Variant::OursAhead);
         let outputs = match std::env::var("BENCH_OUTPUT").as_deref() {
             Ok("file") => vec![Output::File],
             Ok("pipe") => vec![Output::Pipe],
