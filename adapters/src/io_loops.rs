@@ -67,6 +67,14 @@ impl<E> From<WriteAllError<E>> for crate::error::WriteError<E> {
 /// the writer trait in scope.
 macro_rules! writer_methods {
     ($error:ty, $interrupted:path $(, $async:tt $await:tt)?) => {
+        /// A writer at the start of a stream.
+        pub fn new(inner: W) -> Writer<W> {
+            Writer {
+                inner,
+                encoder: ::splitfdstream::Encoder::new(),
+            }
+        }
+
         /// Writes a whole inline chunk; an empty `bytes` writes nothing.
         ///
         /// # Errors
@@ -183,9 +191,67 @@ macro_rules! next_chunk_loop {
 }
 pub(crate) use next_chunk_loop;
 
-/// The accessors every chunk reader (`Reader { inner, buf, feed }`) shares.
-macro_rules! reader_accessors {
-    () => {
+/// The constructors and accessors every chunk reader (`Reader { inner, buf, feed }`)
+/// shares: `reader_methods!(borrowed)` for one over a caller's buffer (`buf: &'b mut
+/// [u8]`), `reader_methods!(owned)` for one that owns it (`buf: Box<[u8]>`).
+macro_rules! reader_methods {
+    (borrowed) => {
+        /// A reader over `inner` using `buf`.
+        pub fn new(inner: R, buf: &'b mut [u8]) -> Reader<'b, R> {
+            Reader::with_limits(inner, buf, ::splitfdstream::Limits::new())
+        }
+
+        /// A reader that rejects chunks exceeding `limits`.
+        pub fn with_limits(
+            inner: R,
+            buf: &'b mut [u8],
+            limits: ::splitfdstream::Limits,
+        ) -> Reader<'b, R> {
+            Reader {
+                inner,
+                buf,
+                feed: $crate::drive::Feed::new(limits),
+            }
+        }
+
+        $crate::io_loops::reader_methods!(accessors);
+
+        /// The underlying reader and the buffer; buffered bytes not yet decoded are lost.
+        pub fn into_inner(self) -> (R, &'b mut [u8]) {
+            (self.inner, self.buf)
+        }
+    };
+    (owned) => {
+        /// A reader with a [`DEFAULT_BUFFER_LEN`](crate::std::DEFAULT_BUFFER_LEN) buffer.
+        pub fn new(inner: R) -> Reader<R> {
+            Reader::with_capacity($crate::std::DEFAULT_BUFFER_LEN, inner)
+        }
+
+        /// A reader with a buffer of `capacity` bytes (at least
+        /// [`MIN_BUFFER_LEN`](crate::MIN_BUFFER_LEN)).
+        pub fn with_capacity(capacity: usize, inner: R) -> Reader<R> {
+            Reader {
+                inner,
+                buf: ::std::vec![0; capacity.max($crate::MIN_BUFFER_LEN)].into_boxed_slice(),
+                feed: $crate::drive::Feed::new(::splitfdstream::Limits::new()),
+            }
+        }
+
+        /// Applies `limits` to the chunks read from now on; call it before the first read.
+        #[must_use]
+        pub fn with_limits(mut self, limits: ::splitfdstream::Limits) -> Reader<R> {
+            self.feed = $crate::drive::Feed::new(limits);
+            self
+        }
+
+        $crate::io_loops::reader_methods!(accessors);
+
+        /// The underlying reader; buffered bytes not yet decoded are lost.
+        pub fn into_inner(self) -> R {
+            self.inner
+        }
+    };
+    (accessors) => {
         /// Stream bytes decoded so far.
         pub fn position(&self) -> u64 {
             self.feed.position()
@@ -202,4 +268,4 @@ macro_rules! reader_accessors {
         }
     };
 }
-pub(crate) use reader_accessors;
+pub(crate) use reader_methods;

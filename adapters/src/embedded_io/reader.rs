@@ -1,7 +1,7 @@
 //! The chunk reader over `embedded_io::Read`.
 
 use embedded_io_07::Read;
-use splitfdstream::{Chunk, Limits};
+use splitfdstream::Chunk;
 
 use crate::drive::Feed;
 use crate::error::ReadError;
@@ -45,19 +45,7 @@ pub struct Reader<'b, R> {
 }
 
 impl<'b, R: Read> Reader<'b, R> {
-    /// A reader over `inner` using `buf`.
-    pub fn new(inner: R, buf: &'b mut [u8]) -> Reader<'b, R> {
-        Reader::with_limits(inner, buf, Limits::new())
-    }
-
-    /// A reader that rejects chunks exceeding `limits`.
-    pub fn with_limits(inner: R, buf: &'b mut [u8], limits: Limits) -> Reader<'b, R> {
-        Reader {
-            inner,
-            buf,
-            feed: Feed::new(limits),
-        }
-    }
+    crate::io_loops::reader_methods!(borrowed);
 
     /// The next chunk, or `None` at the clean end of the stream.
     ///
@@ -73,12 +61,5 @@ impl<'b, R: Read> Reader<'b, R> {
             });
         }
         crate::io_loops::next_chunk_loop!(self, super::read_retrying)
-    }
-
-    crate::io_loops::reader_accessors!();
-
-    /// The underlying reader and the buffer; buffered bytes not yet decoded are lost.
-    pub fn into_inner(self) -> (R, &'b mut [u8]) {
-        (self.inner, self.buf)
     }
 }

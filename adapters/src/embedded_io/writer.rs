@@ -38,13 +38,5 @@ pub struct Writer<W> {
 }
 
 impl<W: Write> Writer<W> {
-    /// A writer at the start of a stream.
-    pub fn new(inner: W) -> Writer<W> {
-        Writer {
-            inner,
-            encoder: Encoder::new(),
-        }
-    }
-
     crate::io_loops::writer_methods!(W::Error, crate::embedded_io::is_interrupted);
 }

@@ -2,13 +2,11 @@
 
 use ::std::boxed::Box;
 use ::std::io;
-use ::std::vec;
 
-use splitfdstream::{Chunk, Limits};
+use splitfdstream::Chunk;
 
 use crate::drive::Feed;
 use crate::error::ReadError;
-use crate::MIN_BUFFER_LEN;
 
 /// The buffer size of [`Reader::new`] and of the reconstructors: 64 KiB.
 pub const DEFAULT_BUFFER_LEN: usize = 64 * 1024;
@@ -47,26 +45,7 @@ pub struct Reader<R> {
 }
 
 impl<R: io::Read> Reader<R> {
-    /// A reader with a [`DEFAULT_BUFFER_LEN`] buffer.
-    pub fn new(inner: R) -> Reader<R> {
-        Reader::with_capacity(DEFAULT_BUFFER_LEN, inner)
-    }
-
-    /// A reader with a buffer of `capacity` bytes (at least [`MIN_BUFFER_LEN`]).
-    pub fn with_capacity(capacity: usize, inner: R) -> Reader<R> {
-        Reader {
-            inner,
-            buf: vec![0; capacity.max(MIN_BUFFER_LEN)].into_boxed_slice(),
-            feed: Feed::new(Limits::new()),
-        }
-    }
-
-    /// Applies `limits` to the chunks read from now on; call it before the first read.
-    #[must_use]
-    pub fn with_limits(mut self, limits: Limits) -> Reader<R> {
-        self.feed = Feed::new(limits);
-        self
-    }
+    crate::io_loops::reader_methods!(owned);
 
     /// The next chunk, or `None` at the clean end of the stream.
     ///
@@ -77,12 +56,5 @@ impl<R: io::Read> Reader<R> {
     /// [`io::Error`] (`InvalidData` for format errors).
     pub fn next_chunk(&mut self) -> Result<Option<Chunk<'_>>, ReadError<io::Error>> {
         crate::io_loops::next_chunk_loop!(self, super::read_retrying)
-    }
-
-    crate::io_loops::reader_accessors!();
-
-    /// The underlying reader; buffered bytes not yet decoded are lost.
-    pub fn into_inner(self) -> R {
-        self.inner
     }
 }

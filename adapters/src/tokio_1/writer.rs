@@ -42,13 +42,5 @@ pub struct Writer<W> {
 }
 
 impl<W: AsyncWrite + Unpin> Writer<W> {
-    /// A writer at the start of a stream.
-    pub fn new(inner: W) -> Writer<W> {
-        Writer {
-            inner,
-            encoder: Encoder::new(),
-        }
-    }
-
     crate::io_loops::writer_methods!(io::Error, crate::std::is_interrupted, async await);
 }
