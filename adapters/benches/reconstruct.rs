@@ -23,6 +23,8 @@
 // A benchmark stops loudly on a broken setup.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs::File;
 use std::hint::black_box;
@@ -31,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use common::{median, mib, usize_of, Rng};
 use splitfdstream_adapters::std::{reconstruct, PathSources, ReadAt, Writer};
 
 /// Live and peak heap bytes of the whole process (the benchmark is single-threaded).
@@ -83,26 +86,6 @@ fn measure<T>(run: impl FnOnce() -> T) -> (T, Duration, u64) {
     let result = run();
     let elapsed = start.elapsed();
     (result, elapsed, PEAK.load(Ordering::Relaxed) - base)
-}
-
-/// A small deterministic generator (xorshift64*), so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn usize_of(n: u64) -> usize {
-    usize::try_from(n).unwrap()
 }
 
 struct Layer {
@@ -279,18 +262,6 @@ fn run(layer: &Layer, files: &[File], variant: Variant, output: Output) -> (Dura
         std::fs::remove_file(&out_path).unwrap();
     }
     (elapsed, peak)
-}
-
-fn median(times: &mut [Duration]) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn mib(bytes: u64) -> f64 {
-    // Display only.
-    #[allow(clippy::cast_precision_loss)]
-    let bytes = bytes as f64;
-    bytes / f64::from(1 << 20)
 }
 
 fn main() {

@@ -18,31 +18,18 @@
 // A benchmark stops loudly on a broken setup.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::fs::File;
 use std::io::{self, Write as _};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{median, mib, usize_of, Rng};
 use splitfdstream_adapters::std::{reconstruct, PathSources, Sources, Writer};
 use splitfdstream_adapters::tokio_1;
 use tokio::runtime::{Builder, Runtime};
-
-/// A small deterministic generator (xorshift64*), so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
-}
-
-fn usize_of(n: u64) -> usize {
-    usize::try_from(n).unwrap()
-}
 
 struct Layer {
     dir: tempfile::TempDir,
@@ -197,18 +184,6 @@ fn run(
     let elapsed = start.elapsed();
     assert_eq!(written, layer.rebuilt_len);
     elapsed
-}
-
-fn median(times: &mut [Duration]) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn mib(bytes: u64) -> f64 {
-    // Display only.
-    #[allow(clippy::cast_precision_loss)]
-    let bytes = bytes as f64;
-    bytes / f64::from(1 << 20)
 }
 
 fn main() {
