@@ -37,15 +37,19 @@ fn open_handoff(stream: &Path, fds: &Path) -> Result<Handoff> {
     let stream = File::open(stream).with_context(|| format!("cannot open {}", stream.display()))?;
     let mut files = Vec::with_capacity(paths.len());
     for path in &paths {
-        match File::open(path) {
+        match crate::regular::open(path) {
             Ok(file) => files.push(file),
             // Out of descriptors (ENFILE, EMFILE).
-            Err(error) if matches!(error.raw_os_error(), Some(23 | 24)) => {
+            Err(error)
+                if error.chain().any(|cause| {
+                    cause
+                        .downcast_ref::<io::Error>()
+                        .is_some_and(|error| matches!(error.raw_os_error(), Some(23 | 24)))
+                }) =>
+            {
                 return Ok(Handoff::Paths(paths));
             }
-            Err(error) => {
-                return Err(error).with_context(|| format!("cannot open {}", path.display()))
-            }
+            Err(error) => return Err(error),
         }
     }
     Ok(Handoff::Descriptors {
@@ -164,7 +168,7 @@ pub fn run(input: Option<&Path>, quiet: bool) -> Result<()> {
     };
 
     // Sender: split.
-    let outputs = Outputs::new(&work.path().join("layer.sfd"), None, None);
+    let outputs = Outputs::new(&work.path().join("layer.sfd"), None, None, None);
     let started = Instant::now();
     let input_file = File::open(&tar).with_context(|| format!("cannot open {}", tar.display()))?;
     let report = split::split(input_file, &outputs)

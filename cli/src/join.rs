@@ -4,6 +4,7 @@
 //! of any number of files rebuilds under a low open-file limit: `join` uses its descriptor
 //! reconstruction (kernel copies into the output) over sources opened and read ahead by
 //! helper threads, `verify` its `std::io` one (the bytes must pass through SHA-256).
+//! Both check every source against its size in the sizes file, when there is one.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IsTerminal, Write};
@@ -16,25 +17,71 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use splitfdstream::FdIndex;
 use splitfdstream_adapters::fd;
-use splitfdstream_adapters::std::{reconstruct, PathSources, SourceIoError};
+use splitfdstream_adapters::std::{reconstruct, PathSources, SourceIoError, Sources};
 use splitfdstream_adapters::SourceError;
 
 use crate::fdlist;
 use crate::output::AtomicFile;
 use crate::progress::Progress;
+use crate::sizes;
 
-/// The sources named by the fd list at `fds`, opened only when referenced.
+/// The paths of the fd list at `fds` and, when there is a sizes file, the size each source
+/// must have.
 ///
 /// # Errors
 ///
-/// The list cannot be read or parsed.
-pub fn path_sources(fds: &Path) -> Result<PathSources> {
-    Ok(lazy(fdlist::read(fds)?))
+/// The list or the sizes file cannot be read or parsed, or they disagree on the number of
+/// sources.
+pub fn load(fds: &Path, sizes: &sizes::Lookup) -> Result<(Vec<PathBuf>, Option<Vec<u64>>)> {
+    let paths = fdlist::read(fds)?;
+    let lens = sizes.load(paths.len(), fds)?;
+    Ok((paths, lens))
 }
 
 /// Sources opened lazily from `paths`, at most [`OPEN_SOURCES`] kept open.
 pub fn lazy(paths: Vec<PathBuf>) -> PathSources {
     PathSources::from_paths(paths).with_cache_capacity(OPEN_SOURCES)
+}
+
+/// Sources, each of which must have the size the sizes file gives it (any size without a
+/// sizes file): the stream's references carry no length, so this is what catches a source
+/// that was truncated or appended to.
+pub struct Checked<S> {
+    sources: S,
+    lens: Option<Vec<u64>>,
+}
+
+impl<S> Checked<S> {
+    /// `sources` with `lens[i]` the size of source `i`.
+    pub fn new(sources: S, lens: Option<Vec<u64>>) -> Checked<S> {
+        Checked { sources, lens }
+    }
+}
+
+impl<S: Sources> Sources for Checked<S> {
+    type Source<'a>
+        = S::Source<'a>
+    where
+        Self: 'a;
+
+    fn source(&self, index: FdIndex) -> io::Result<Option<Self::Source<'_>>> {
+        self.sources.source(index)
+    }
+
+    fn expected_len(&self, index: FdIndex) -> Option<u64> {
+        let at = usize::try_from(index.get()).ok()?;
+        self.lens.as_ref()?.get(at).copied()
+    }
+}
+
+impl<S: Named> Named for Checked<S> {
+    fn count(&self) -> usize {
+        self.sources.count()
+    }
+
+    fn path_of(&self, index: FdIndex) -> Option<&Path> {
+        self.sources.path_of(index)
+    }
 }
 
 /// Sources kept open between references. Reopening a deduplicated source costs one
@@ -126,13 +173,20 @@ fn explain(error: io::Error, sources: &impl Named, fds: &Path) -> anyhow::Error 
 /// # Errors
 ///
 /// As [`rebuild`], or the output cannot be created.
-pub fn run(stream: &Path, fds: &Path, output: Option<&Path>, quiet: bool) -> Result<()> {
+pub fn run(
+    stream: &Path,
+    fds: &Path,
+    sizes: &sizes::Lookup,
+    output: Option<&Path>,
+    quiet: bool,
+) -> Result<()> {
     if output.is_none() && io::stdout().is_terminal() {
         bail!("refusing to write binary output to a terminal; use -o FILE or redirect stdout");
     }
     // Opening and reading the files of a layer of small ones is most of the work: helper
     // threads do it ahead of use, with at most a few dozen files open.
-    let sources = fd::OpenAhead::new(fdlist::read(fds)?);
+    let (paths, lens) = load(fds, sizes)?;
+    let sources = Checked::new(fd::OpenAhead::new(paths), lens);
     let progress = Progress::new(quiet, "join", total_for_progress(quiet, stream, &sources));
     let context = || format!("cannot join {}", stream.display());
     match output {
@@ -169,7 +223,7 @@ pub fn run(stream: &Path, fds: &Path, output: Option<&Path>, quiet: bool) -> Res
 /// files, `splice` into pipes), falling back to reads and writes.
 fn write_to(
     stream: &Path,
-    sources: &fd::OpenAhead,
+    sources: &Checked<fd::OpenAhead>,
     fds: &Path,
     out: &File,
     progress: &Progress,
@@ -204,7 +258,11 @@ fn write_to(
 /// stream plus the current size of every source it refers to. Worked out only when a bar is
 /// drawn; `None` (a bar without a total) when anything is off, which the join itself will
 /// then report.
-fn total_for_progress(quiet: bool, stream: &Path, sources: &impl Named) -> Option<u64> {
+fn total_for_progress<S: Sources + Named>(
+    quiet: bool,
+    stream: &Path,
+    sources: &Checked<S>,
+) -> Option<u64> {
     if !Progress::shown(quiet) {
         return None;
     }
@@ -216,10 +274,12 @@ fn total_for_progress(quiet: bool, stream: &Path, sources: &impl Named) -> Optio
             let size = match sizes.get(&index) {
                 Some(&size) => size,
                 None => {
-                    let path = FdIndex::new(index)
-                        .and_then(|index| sources.path_of(index))
-                        .context("no such source")?;
-                    let size = fs::metadata(path)?.len();
+                    let at = FdIndex::new(index).context("no such source")?;
+                    let path = sources.path_of(at).context("no such source")?;
+                    let size = match sources.expected_len(at) {
+                        Some(size) => size,
+                        None => fs::metadata(path)?.len(),
+                    };
                     sizes.insert(index, size);
                     size
                 }
@@ -269,8 +329,9 @@ impl Write for HashingWriter {
 /// # Errors
 ///
 /// As [`rebuild`].
-pub fn verify(stream: &Path, fds: &Path, quiet: bool) -> Result<()> {
-    let sources = path_sources(fds)?;
+pub fn verify(stream: &Path, fds: &Path, sizes: &sizes::Lookup, quiet: bool) -> Result<()> {
+    let (paths, lens) = load(fds, sizes)?;
+    let sources = Checked::new(lazy(paths), lens);
     let progress = Progress::new(quiet, "verify", total_for_progress(quiet, stream, &sources));
     let mut hashing = HashingWriter::default();
     rebuild(stream, &sources, fds, |stream| {

@@ -15,6 +15,8 @@ mod join;
 mod objects;
 mod output;
 mod progress;
+mod regular;
+mod sizes;
 mod split;
 mod stream;
 mod tarsplit;
@@ -29,6 +31,9 @@ Files:
   STREAM         the stream: inline bytes and references to external sources
   STREAM.fds     the fd list: line i is the path of external source i, relative to the
                  list's directory; `\\\\` and `\\n` are the only escapes
+  STREAM.sizes   line i is the size in bytes of external source i, in decimal; join and
+                 verify refuse a source of another size (without the file they cannot
+                 tell a truncated or appended-to source from an intact one)
   STREAM.objects content-addressed objects (named by SHA-256), each stored once
 
 Exit status: 0 on success, 1 on an error (one `error:` line on stderr), 2 on a usage error.
@@ -66,7 +71,7 @@ enum Command {
 #[command(after_help = "\
 Example:
   splitfdstream split layer.tar -o layer.sfd
-  # writes layer.sfd, layer.sfd.fds and layer.sfd.objects/
+  # writes layer.sfd, layer.sfd.fds, layer.sfd.sizes and layer.sfd.objects/
   gzip -dc layer.tar.gz | splitfdstream split - -o layer.sfd --objects /srv/objects")]
 struct SplitArgs {
     /// The tar archive, or `-` for stdin.
@@ -80,6 +85,9 @@ struct SplitArgs {
     /// Where to write the fd list [default: STREAM.fds].
     #[arg(long, value_name = "LIST")]
     fds: Option<PathBuf>,
+    /// Where to write the sizes file [default: STREAM.sizes].
+    #[arg(long, value_name = "FILE")]
+    sizes: Option<PathBuf>,
 }
 
 /// Rebuild the original bytes from a stream and its sources.
@@ -97,6 +105,10 @@ struct JoinArgs {
     /// The fd list [default: STREAM.fds].
     #[arg(long, value_name = "LIST")]
     fds: Option<PathBuf>,
+    /// The sizes file: each source must have the size it gives [default: STREAM.sizes;
+    /// without that file, sizes are not checked].
+    #[arg(long, value_name = "FILE")]
+    sizes: Option<PathBuf>,
     /// Where to write the rebuilt bytes [default: stdout].
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
@@ -105,7 +117,10 @@ struct JoinArgs {
 /// Make a stream from containers-storage tar-split metadata and the layer's files.
 ///
 /// Segments go inline; each file entry refers to the file under ROOT (nothing is copied),
-/// after checking its size and CRC-64 against the metadata unless --no-verify.
+/// after checking its size and CRC-64 against the metadata unless --no-verify. Member
+/// names must be relative, without `..`, and name regular files reached without following
+/// a symbolic link or crossing a mount point: the files are opened beneath ROOT, never
+/// outside it (Linux 5.6 or later). The metadata's sizes go to the sizes file.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Example:
@@ -125,6 +140,9 @@ struct FromTarSplitArgs {
     /// Where to write the fd list [default: STREAM.fds].
     #[arg(long, value_name = "LIST")]
     fds: Option<PathBuf>,
+    /// Where to write the sizes file [default: STREAM.sizes].
+    #[arg(long, value_name = "FILE")]
+    sizes: Option<PathBuf>,
     /// Do not read the files to check their size and CRC-64.
     #[arg(long)]
     no_verify: bool,
@@ -160,6 +178,10 @@ struct VerifyArgs {
     /// The fd list [default: STREAM.fds].
     #[arg(long, value_name = "LIST")]
     fds: Option<PathBuf>,
+    /// The sizes file: each source must have the size it gives [default: STREAM.sizes;
+    /// without that file, sizes are not checked].
+    #[arg(long, value_name = "FILE")]
+    sizes: Option<PathBuf>,
 }
 
 /// Show the whole round trip on a sample tree, or on your own tar.
@@ -189,20 +211,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
     match cli.command {
         Command::Split(args) => {
-            let outputs = split::Outputs::new(&args.output, args.objects, args.fds);
+            let outputs = split::Outputs::new(&args.output, args.objects, args.fds, args.sizes);
             split::run(&args.tar, &outputs, quiet)
         }
         Command::Join(args) => {
             let fds = join::fds_or_default(&args.stream, args.fds);
             let output = args.output.filter(|path| path.as_os_str() != "-");
-            join::run(&args.stream, &fds, output.as_deref(), quiet)
+            let sizes = sizes::Lookup::new(&args.stream, args.sizes);
+            join::run(&args.stream, &fds, &sizes, output.as_deref(), quiet)
         }
         Command::FromTarSplit(args) => {
             let fds = join::fds_or_default(&args.output, args.fds);
+            let sizes = args
+                .sizes
+                .unwrap_or_else(|| sizes::default_path(&args.output));
             let options = tarsplit::Options {
                 root: &args.root,
                 stream: &args.output,
                 fds: &fds,
+                sizes: &sizes,
                 verify: !args.no_verify,
             };
             tarsplit::run(&args.metadata, &options, quiet)
@@ -210,7 +237,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(&args.stream, args.json),
         Command::Verify(args) => {
             let fds = join::fds_or_default(&args.stream, args.fds);
-            join::verify(&args.stream, &fds, quiet)
+            let sizes = sizes::Lookup::new(&args.stream, args.sizes);
+            join::verify(&args.stream, &fds, &sizes, quiet)
         }
         Command::Demo(args) => demo::run(args.input.as_deref(), quiet),
         Command::DemoReceive(args) => demo::receive(&args.out),

@@ -49,18 +49,32 @@ impl AtomicFile {
         self.temp.as_file()
     }
 
-    /// Flushes the file to its final name.
+    /// Writes the file to disk and renames it to its final name, so that after a crash the
+    /// name holds either the complete new file or what it held before.
     ///
     /// # Errors
     ///
-    /// The rename fails.
+    /// Writing to disk or the rename fails.
     pub fn commit(self) -> Result<()> {
         let dest = self.dest;
+        self.temp
+            .as_file()
+            .sync_all()
+            .with_context(|| format!("cannot write {} to disk", dest.display()))?;
         self.temp
             .persist(&dest)
             .map_err(|error| error.error)
             .with_context(|| format!("cannot rename into {}", dest.display()))?;
+        sync_dir(crate::fdlist::base_dir(&dest));
         Ok(())
+    }
+}
+
+/// Writes a directory's entries to disk, so that a rename into it survives a crash. Best
+/// effort: some file systems cannot sync a directory, and the data is already safe.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
     }
 }
 

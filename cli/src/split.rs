@@ -24,16 +24,24 @@ pub struct Outputs {
     pub objects: PathBuf,
     /// The fd list.
     pub fds: PathBuf,
+    /// The sizes file.
+    pub sizes: PathBuf,
 }
 
 impl Outputs {
-    /// The outputs for `stream`, with the default `STREAM.objects/` and `STREAM.fds`
-    /// unless given.
-    pub fn new(stream: &Path, objects: Option<PathBuf>, fds: Option<PathBuf>) -> Outputs {
+    /// The outputs for `stream`, with the default `STREAM.objects/`, `STREAM.fds` and
+    /// `STREAM.sizes` unless given.
+    pub fn new(
+        stream: &Path,
+        objects: Option<PathBuf>,
+        fds: Option<PathBuf>,
+        sizes: Option<PathBuf>,
+    ) -> Outputs {
         Outputs {
             stream: stream.to_path_buf(),
             objects: objects.unwrap_or_else(|| with_suffix(stream, ".objects")),
             fds: fds.unwrap_or_else(|| default_fds(stream)),
+            sizes: sizes.unwrap_or_else(|| crate::sizes::default_path(stream)),
         }
     }
 }
@@ -130,13 +138,41 @@ fn split_into(
         .iter()
         .map(|path| fdlist::entry_for(list_dir, path))
         .collect();
+    let sizes = crate::sizes::write(&outputs.sizes, sink.store.sizes())?;
+    sink.store.sync()?;
     let list = fdlist::write(&outputs.fds, &entries)?;
-    list.commit()?;
-    if let Err(error) = stream_file.commit() {
-        let _ = std::fs::remove_file(&outputs.fds);
+    commit_last(stream_file, [(list, &outputs.fds), (sizes, &outputs.sizes)])?;
+    Ok((walk, stats))
+}
+
+/// Commits `sides` (the fd list and the sizes file) and then `stream`, so that a stream is
+/// never paired with the lists of an earlier one: if it cannot be committed, the new
+/// lists are removed again.
+///
+/// # Errors
+///
+/// A commit fails.
+pub fn commit_last<const N: usize>(
+    stream: AtomicFile,
+    sides: [(AtomicFile, &Path); N],
+) -> Result<()> {
+    let mut committed = Vec::with_capacity(N);
+    for (file, path) in sides {
+        if let Err(error) = file.commit() {
+            for path in committed {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(error);
+        }
+        committed.push(path);
+    }
+    if let Err(error) = stream.commit() {
+        for path in committed {
+            let _ = std::fs::remove_file(path);
+        }
         return Err(error);
     }
-    Ok((walk, stats))
+    Ok(())
 }
 
 /// The `split` command.

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use crate::fdlist;
 use crate::output::AtomicFile;
 use crate::progress::Progress;
+use crate::regular::Beneath;
 use crate::stream::StreamWriter;
 
 /// The checksum tar-split records for file contents.
@@ -66,6 +67,8 @@ pub struct Options<'a> {
     pub stream: &'a Path,
     /// Where the fd list goes.
     pub fds: &'a Path,
+    /// Where the sizes file goes.
+    pub sizes: &'a Path,
     /// Check each file's size and CRC-64.
     pub verify: bool,
 }
@@ -91,14 +94,17 @@ pub fn convert(metadata: &Path, options: &Options<'_>, progress: &Progress) -> R
     };
     let root = std::fs::canonicalize(options.root)
         .with_context(|| format!("cannot open root directory {}", options.root.display()))?;
+    let beneath = Beneath::root(&root)?;
     let list_dir = fdlist::canonical_base(options.fds)?;
     let stream_file = AtomicFile::create(options.stream)?;
     let mut writer = StreamWriter::new(BufWriter::with_capacity(READ_BUFFER, stream_file));
     let mut converter = Converter {
         root,
+        beneath,
         verify: options.verify,
         index_of: HashMap::new(),
         entries: Vec::new(),
+        sizes: Vec::new(),
         checked: HashMap::new(),
         report: Report::default(),
         progress,
@@ -116,21 +122,24 @@ pub fn convert(metadata: &Path, options: &Options<'_>, progress: &Progress) -> R
         .iter()
         .map(|path| fdlist::entry_for(&list_dir, path))
         .collect();
-    fdlist::write(options.fds, &entries)?.commit()?;
-    if let Err(error) = stream_file.commit() {
-        let _ = std::fs::remove_file(options.fds);
-        return Err(error);
-    }
+    let sizes = crate::sizes::write(options.sizes, &converter.sizes)?;
+    let list = fdlist::write(options.fds, &entries)?;
+    crate::split::commit_last(stream_file, [(list, options.fds), (sizes, options.sizes)])?;
     Ok(converter.report)
 }
 
 struct Converter<'a> {
+    /// The canonical root, for the paths the fd list records.
     root: PathBuf,
+    /// The root, opened once, that every member is resolved beneath.
+    beneath: Beneath,
     verify: bool,
     /// Index of each distinct relative name.
     index_of: HashMap<PathBuf, u64>,
     /// Source paths by index.
     entries: Vec<PathBuf>,
+    /// Source sizes by index, from the metadata.
+    sizes: Vec<u64>,
     /// Size and CRC-64 computed per file, so a file named twice is read once.
     checked: HashMap<PathBuf, (u64, u64)>,
     report: Report,
@@ -192,15 +201,33 @@ impl Converter<'_> {
                 };
                 let relative = member_path(&name)?;
                 let path = self.root.join(&relative);
-                if self.verify {
-                    self.check(&path, entry.size, entry.payload.as_deref())?;
-                }
                 let index = match self.index_of.get(&relative) {
-                    Some(&index) => index,
+                    Some(&index) => {
+                        let known = usize::try_from(index)
+                            .ok()
+                            .and_then(|at| self.sizes.get(at).copied());
+                        if known != Some(entry.size) {
+                            bail!(
+                                "{} is named again with {} bytes, after {} bytes",
+                                path.display(),
+                                entry.size,
+                                known.unwrap_or(0)
+                            );
+                        }
+                        index
+                    }
                     None => {
+                        // Only a file found beneath the root, as a regular file, is ever
+                        // recorded in the fd list.
+                        if self.verify {
+                            self.check(&relative, &path, entry.size, entry.payload.as_deref())?;
+                        } else {
+                            self.beneath.check(&relative, &path)?;
+                        }
                         let index = u64::try_from(self.entries.len()).unwrap_or(u64::MAX);
                         self.index_of.insert(relative, index);
                         self.entries.push(path);
+                        self.sizes.push(entry.size);
                         self.report.sources += 1;
                         index
                     }
@@ -212,11 +239,18 @@ impl Converter<'_> {
         }
     }
 
-    fn check(&mut self, path: &Path, size: u64, payload: Option<&str>) -> Result<()> {
+    fn check(
+        &mut self,
+        relative: &Path,
+        path: &Path,
+        size: u64,
+        payload: Option<&str>,
+    ) -> Result<()> {
         let (actual_size, crc) = match self.checked.get(path) {
             Some(&known) => known,
             None => {
-                let computed = crc_of(path, self.progress)?;
+                let file = self.beneath.open(relative, path)?;
+                let computed = crc_of(file, path, self.progress)?;
                 self.checked.insert(path.to_path_buf(), computed);
                 self.report.verified_bytes += computed.0;
                 computed
@@ -252,13 +286,17 @@ impl Converter<'_> {
     }
 }
 
-/// A member name as a path relative to the root: `.` and empty components dropped, a
-/// leading `/` ignored, `..` refused (it would reach outside the root).
+/// A member name as a path relative to the root: `.` and empty components dropped; an
+/// absolute name or a `..` component refused, as they name something outside the root.
 fn member_path(name: &[u8]) -> Result<PathBuf> {
     let display = String::from_utf8_lossy(name);
     ensure!(
         !name.contains(&0),
         "member name {display:?} contains a NUL byte"
+    );
+    ensure!(
+        !name.starts_with(b"/"),
+        "member name {display:?} is absolute; names are relative to the root directory"
     );
     let mut relative = PathBuf::new();
     for component in Path::new(OsStr::from_bytes(name)).components() {
@@ -277,9 +315,8 @@ fn member_path(name: &[u8]) -> Result<PathBuf> {
     Ok(relative)
 }
 
-/// The size and CRC-64 of a file's content.
-fn crc_of(path: &Path, progress: &Progress) -> Result<(u64, u64)> {
-    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+/// The size and CRC-64 of the content of `file`, opened from `path`.
+fn crc_of(mut file: File, path: &Path, progress: &Progress) -> Result<(u64, u64)> {
     let mut digest = CRC64.digest();
     let mut buf = vec![0u8; READ_BUFFER];
     let mut size = 0u64;
@@ -352,9 +389,10 @@ mod tests {
             PathBuf::from("etc/passwd")
         );
         assert_eq!(
-            member_path(b"/abs//x/./y").unwrap(),
+            member_path(b"abs//x/./y").unwrap(),
             PathBuf::from("abs/x/y")
         );
+        assert!(member_path(b"/abs/x").is_err());
         assert_eq!(
             member_path(b"a\xffb").unwrap(),
             PathBuf::from(OsStr::from_bytes(b"a\xffb"))

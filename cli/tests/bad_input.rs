@@ -35,10 +35,11 @@ fn only(dir: &Path, expected: &[&str]) {
     assert_eq!(found, expected);
 }
 
-const LAYER: [&str; 4] = [
+const LAYER: [&str; 5] = [
     "layer.tar",
     "layer.sfd",
     "layer.sfd.fds",
+    "layer.sfd.sizes",
     "layer.sfd.objects",
 ];
 
@@ -125,15 +126,31 @@ fn unreadable_object() {
 
 #[test]
 fn unreadable_object_by_permissions() {
-    if common::is_root() {
-        eprintln!("skipped unreadable_object_by_permissions: root reads files whatever their mode");
-        return;
-    }
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     split_layer(dir);
     let objects = object_paths(dir);
     let path = dir.join(&objects[0]);
+    // A symlink loop cannot be opened by anyone, root included.
+    fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink(path.file_name().unwrap(), &path).unwrap();
+    fails(
+        dir,
+        ["join", "layer.sfd", "-o", "out.tar"],
+        &["external source 0", &objects[0], "symbolic links"],
+    );
+    fails(
+        dir,
+        ["verify", "layer.sfd"],
+        &[&objects[0], "symbolic links"],
+    );
+    only(dir, &LAYER);
+    if common::is_root() {
+        eprintln!("unreadable_object_by_permissions: root reads mode-0000 files; checked a symlink loop only");
+        return;
+    }
+    fs::remove_file(&path).unwrap();
+    fs::write(&path, vec![b'a'; 3000]).unwrap();
     fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
     fails(
         dir,
@@ -141,6 +158,132 @@ fn unreadable_object_by_permissions() {
         &["Permission denied"],
     );
     only(dir, &LAYER);
+}
+
+/// Runs the command with a time limit, since a FIFO source could block it forever, and
+/// asserts that it fails with one `error:` line holding every one of `needles`.
+fn fails_promptly(dir: &Path, args: &[&str], needles: &[&str]) {
+    let output = std::process::Command::new("timeout")
+        .arg("60")
+        .arg(common::bin())
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    for needle in needles {
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: {needle:?} not in {stderr}"
+        );
+    }
+}
+
+#[test]
+fn non_regular_sources_are_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    common::sh(dir, "mkfifo fifo");
+    fs::write(dir.join("s.sfd"), 0u64.to_le_bytes()).unwrap();
+    for source in ["fifo", "/dev/zero"] {
+        fs::write(dir.join("s.sfd.fds"), format!("{source}\n")).unwrap();
+        let needles = [source, "must be a regular file"];
+        fails_promptly(dir, &["join", "s.sfd", "-o", "out.tar"], &needles);
+        fails_promptly(dir, &["verify", "s.sfd"], &needles);
+        only(dir, &["fifo", "s.sfd", "s.sfd.fds"]);
+    }
+}
+
+#[test]
+fn object_whose_size_changed() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let tar = split_layer(dir);
+    let objects = object_paths(dir);
+    assert_eq!(
+        fs::read_to_string(dir.join("layer.sfd.sizes")).unwrap(),
+        "3000\n4\n"
+    );
+    let first = dir.join(&objects[0]);
+    let second = dir.join(&objects[1]);
+    let original = fs::read(&first).unwrap();
+    // Truncated: the rebuilt tar would be short and misaligned.
+    set_content(&first, &original[..100]);
+    for args in [
+        &["join", "layer.sfd", "-o", "out.tar"][..],
+        &["verify", "layer.sfd"],
+    ] {
+        fails(dir, args, &[&objects[0], "3000", "100"]);
+    }
+    only(dir, &LAYER);
+    set_content(&first, &original);
+    // Appended to: the member's header still says 4 bytes.
+    set_content(&second, b"bee\nand more\n");
+    for args in [
+        &["join", "layer.sfd", "-o", "out.tar"][..],
+        &["verify", "layer.sfd"],
+    ] {
+        fails(dir, args, &[&objects[1], "4"]);
+    }
+    only(dir, &LAYER);
+    // Without a sizes file the change cannot be seen; the intact layer still joins.
+    set_content(&second, b"bee\n");
+    ok(dir, ["join", "layer.sfd", "-o", "out.tar"]);
+    assert!(fs::read(dir.join("out.tar")).unwrap() == tar);
+}
+
+/// Replaces a read-only object's content.
+fn set_content(path: &Path, content: &[u8]) {
+    fs::remove_file(path).unwrap();
+    fs::write(path, content).unwrap();
+}
+
+#[test]
+fn bad_sizes_file() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    split_layer(dir);
+    fs::write(dir.join("layer.sfd.sizes"), "3000\n").unwrap();
+    for args in [
+        &["join", "layer.sfd", "-o", "out.tar"][..],
+        &["verify", "layer.sfd"],
+    ] {
+        fails(
+            dir,
+            args,
+            &["the sizes file layer.sfd.sizes has 1 line, the fd list layer.sfd.fds has 2 entries"],
+        );
+    }
+    fs::write(dir.join("layer.sfd.sizes"), "3000\n4\n5\n").unwrap();
+    fails(dir, ["verify", "layer.sfd"], &["has 3 lines"]);
+    fs::write(dir.join("layer.sfd.sizes"), "3000\nfour\n").unwrap();
+    fails(
+        dir,
+        ["join", "layer.sfd", "-o", "out.tar"],
+        &["invalid sizes file layer.sfd.sizes", "line 2"],
+    );
+    only(dir, &LAYER);
+    fs::write(dir.join("good.sizes"), "3000\n4\n").unwrap();
+    ok(
+        dir,
+        [
+            "join",
+            "layer.sfd",
+            "--sizes",
+            "good.sizes",
+            "-o",
+            "out.tar",
+        ],
+    );
+    fails(
+        dir,
+        ["verify", "layer.sfd", "--sizes", "absent.sizes"],
+        &["cannot read sizes file absent.sizes"],
+    );
 }
 
 #[test]
@@ -247,8 +390,34 @@ fn output_directory_not_writable() {
         ],
         &["cannot create objects directory a-file/objects"],
     );
+    // Failures that stop root too: a directory in the output's place, a symlink loop.
+    fs::create_dir(dir.join("a-dir")).unwrap();
+    std::os::unix::fs::symlink("loop", dir.join("loop")).unwrap();
+    fails(
+        dir,
+        ["join", "layer.sfd", "-o", "a-dir"],
+        &["a-dir", "Is a directory"],
+    );
+    fails(
+        dir,
+        ["split", "layer.tar", "-o", "a-dir", "--objects", "objects"],
+        &["a-dir", "Is a directory"],
+    );
+    fails(
+        dir,
+        ["join", "layer.sfd", "-o", "loop/out.tar"],
+        &["cannot create loop/out.tar", "symbolic links"],
+    );
+    fails(
+        dir,
+        ["split", "layer.tar", "-o", "loop/s.sfd"],
+        &["cannot create loop/s.sfd", "symbolic links"],
+    );
+    assert!(common::names(&dir.join("a-dir")).is_empty());
+    fs::remove_dir(dir.join("a-dir")).unwrap();
+    fs::remove_file(dir.join("loop")).unwrap();
     if common::is_root() {
-        eprintln!("output_directory_not_writable: root writes to mode-0555 directories; checked missing and non-directory parents only");
+        eprintln!("output_directory_not_writable: root writes to mode-0555 directories; checked missing, looping and non-directory parents");
     } else {
         fs::create_dir(dir.join("ro")).unwrap();
         fs::set_permissions(

@@ -235,3 +235,134 @@ fn unverified_sizes_cannot_overflow() {
         &["root/a is 1 bytes, the metadata says 18446744073709551615"],
     );
 }
+
+/// Runs `from-tar-split m.json --root root -o s.sfd` with `extra` arguments, under a time
+/// limit (a FIFO must never block it), and asserts one `error:` line holding `needles` and
+/// no output.
+fn convert_fails(dir: &Path, extra: &[&str], needles: &[&str]) {
+    let output = Command::new("timeout")
+        .arg("60")
+        .arg(common::bin())
+        .args(["from-tar-split", "m.json", "--root", "root", "-o", "s.sfd"])
+        .args(extra)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{extra:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
+    }
+    assert_eq!(common::names(dir), ["m.json", "root"]);
+}
+
+fn file_entry(name: &str, size: u64) -> String {
+    format!("{{\"type\":2,\"payload\":\"aGVhZGVy\"}}\n{{\"type\":1,\"name\":\"{name}\",\"size\":{size},\"payload\":null}}\n")
+}
+
+#[test]
+fn members_are_opened_beneath_the_root_only() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    fs::create_dir_all(dir.join("root/sub")).unwrap();
+    fs::write(dir.join("root/sub/a"), b"abc").unwrap();
+    std::os::unix::fs::symlink("/etc", dir.join("root/esc")).unwrap();
+    std::os::unix::fs::symlink("../../etc", dir.join("root/sub/up")).unwrap();
+    std::os::unix::fs::symlink("sub", dir.join("root/inside")).unwrap();
+    let cases = [
+        (
+            "esc/hostname",
+            "leads outside the root directory through a symbolic link",
+        ),
+        (
+            "sub/up/hostname",
+            "leads outside the root directory through a symbolic link",
+        ),
+        ("inside/a", "is reached through a symbolic link"),
+        ("/etc/hostname", "is absolute"),
+        ("../etc/hostname", "leaves the root directory"),
+        ("sub/../../etc/hostname", "leaves the root directory"),
+        ("sub", "is a directory, not a regular file"),
+    ];
+    for (name, message) in cases {
+        fs::write(dir.join("m.json"), file_entry(name, 3)).unwrap();
+        convert_fails(dir, &["--no-verify"], &[message]);
+        convert_fails(dir, &[], &[message]);
+    }
+    // The member's real path converts.
+    fs::write(dir.join("m.json"), file_entry("sub/a", 3)).unwrap();
+    ok(
+        dir,
+        [
+            "-q",
+            "from-tar-split",
+            "m.json",
+            "--root",
+            "root",
+            "-o",
+            "s.sfd",
+            "--no-verify",
+        ],
+    );
+    assert_eq!(ok(dir, ["join", "s.sfd"]), b"headerabc");
+}
+
+#[test]
+fn a_fifo_member_is_refused_without_blocking() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    fs::create_dir(dir.join("root")).unwrap();
+    sh(&dir.join("root"), "mkfifo fifo");
+    fs::write(dir.join("m.json"), file_entry("fifo", 3)).unwrap();
+    convert_fails(dir, &[], &["root/fifo is a FIFO, not a regular file"]);
+    convert_fails(
+        dir,
+        &["--no-verify"],
+        &["root/fifo is a FIFO, not a regular file"],
+    );
+}
+
+#[test]
+fn the_sizes_file_catches_a_changed_member() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    fs::create_dir(dir.join("root")).unwrap();
+    fs::write(dir.join("root/a"), b"abc").unwrap();
+    let mut metadata = file_entry("a", 3);
+    metadata.push_str(&file_entry("./a", 3));
+    fs::write(dir.join("m.json"), &metadata).unwrap();
+    let convert = [
+        "-q",
+        "from-tar-split",
+        "m.json",
+        "--root",
+        "root",
+        "-o",
+        "s.sfd",
+        "--no-verify",
+    ];
+    ok(dir, convert);
+    assert_eq!(
+        fs::read_to_string(dir.join("s.sfd.fds")).unwrap(),
+        "root/a\n"
+    );
+    assert_eq!(fs::read_to_string(dir.join("s.sfd.sizes")).unwrap(), "3\n");
+    assert_eq!(ok(dir, ["join", "s.sfd"]), b"headerabcheaderabc");
+    fs::write(dir.join("root/a"), b"abcd").unwrap();
+    fails(
+        dir,
+        ["join", "s.sfd", "-o", "out.tar"],
+        &["root/a", "3", "4"],
+    );
+    fails(dir, ["verify", "s.sfd"], &["root/a"]);
+    // One name with two sizes cannot rebuild a tar.
+    metadata.push_str(&file_entry("a", 4));
+    fs::write(dir.join("m.json"), &metadata).unwrap();
+    fails(
+        dir,
+        convert,
+        &["root/a is named again with 4 bytes, after 3 bytes"],
+    );
+}
