@@ -1,18 +1,18 @@
 //! `no_std` async reconstruction from async `Read + Seek` sources.
 
 use embedded_io_async_07::{Error as _, ErrorKind, Read, Seek, SeekFrom, Write};
-use splitfdstream::FdIndex;
 
 use super::{read_retrying, write_all};
-use crate::embedded_io::{ReconstructError, SliceSource, SourceTable};
+use crate::embedded_io::{ReconstructError, SliceSource};
 
+crate::embedded_io::seekable_sources! {
 /// The caller's ordered list of external sources for the async [`reconstruct`]: index `i`
 /// of the stream is its `i`-th source.
 ///
 /// A source is anything async `Read + Seek`: reconstruction seeks it to its end to learn
 /// its size, then to offset 0, and reads it through, so one source may be referenced many
-/// times. Implemented by [`SourceTable`] (the blocking path's fixed-capacity table) and by
-/// slices and arrays of sources.
+/// times. Implemented by [`SourceTable`](crate::embedded_io::SourceTable) (the blocking
+/// path's fixed-capacity table) and by slices and arrays of sources.
 ///
 /// ```
 /// use splitfdstream::FdIndex;
@@ -25,47 +25,6 @@ use crate::embedded_io::{ReconstructError, SliceSource, SourceTable};
 /// assert_eq!(Sources::expected_len(&table, first), Some(4));
 /// assert!(Sources::source(&mut table, FdIndex::new(1).unwrap()).is_none());
 /// ```
-pub trait Sources {
-    /// One source, for example a region of flash.
-    type Source: Read + Seek;
-
-    /// The source for `index`, or `None` when there is none.
-    fn source(&mut self, index: FdIndex) -> Option<&mut Self::Source>;
-
-    /// The size the caller expects source `index` to have, if any; a source of another
-    /// size is then an error. Defaults to `None`.
-    fn expected_len(&self, index: FdIndex) -> Option<u64> {
-        let _ = index;
-        None
-    }
-}
-
-impl<S: Read + Seek> Sources for [S] {
-    type Source = S;
-
-    fn source(&mut self, index: FdIndex) -> Option<&mut S> {
-        crate::embedded_io::slot(self.len(), index).and_then(|at| self.get_mut(at))
-    }
-}
-
-impl<S: Read + Seek, const N: usize> Sources for [S; N] {
-    type Source = S;
-
-    fn source(&mut self, index: FdIndex) -> Option<&mut S> {
-        self.as_mut_slice().source(index)
-    }
-}
-
-impl<S: Read + Seek, const N: usize> Sources for SourceTable<S, N> {
-    type Source = S;
-
-    fn source(&mut self, index: FdIndex) -> Option<&mut S> {
-        self.source_mut(index)
-    }
-
-    fn expected_len(&self, index: FdIndex) -> Option<u64> {
-        self.expected(index)
-    }
 }
 
 /// Never waits: the bytes are in memory.

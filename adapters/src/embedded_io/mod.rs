@@ -17,12 +17,12 @@ mod reconstruct;
 mod writer;
 
 pub use reader::Reader;
-#[cfg(feature = "async")]
-pub(crate) use reconstruct::{reconstruct_loop, slot};
 pub use reconstruct::{
     reconstruct, ReconstructError, SliceSource, SourceTable, Sources, TableFull,
 };
-pub(crate) use reconstruct::{source_io, write_error, MIN_RECONSTRUCT_BUFFER_LEN};
+#[cfg(feature = "async")]
+pub(crate) use reconstruct::{reconstruct_loop, seekable_sources};
+pub(crate) use reconstruct::{slot, source_io, write_error, MIN_RECONSTRUCT_BUFFER_LEN};
 pub use writer::Writer;
 
 use embedded_io_07::{ErrorKind, Read, Write};

@@ -12,46 +12,71 @@ use crate::error::SourceError;
 use crate::io_loops::WriteAllError;
 use crate::MIN_BUFFER_LEN;
 
+/// A `Sources` trait over `Read + Seek` sources, with its docs given as attributes, and its
+/// implementations for slices, arrays and [`SourceTable`]; the `Read` and `Seek` in scope
+/// at the call (blocking or async) say which sources.
+macro_rules! seekable_sources {
+    ($(#[$attr:meta])*) => {
+        $(#[$attr])*
+        pub trait Sources {
+            /// One source, for example a region of flash.
+            type Source: Read + Seek;
+
+            /// The source for `index`, or `None` when there is none.
+            fn source(&mut self, index: ::splitfdstream::FdIndex) -> Option<&mut Self::Source>;
+
+            /// The size the caller expects source `index` to have, if any; a source of
+            /// another size is then an error. Defaults to `None`.
+            fn expected_len(&self, index: ::splitfdstream::FdIndex) -> Option<u64> {
+                let _ = index;
+                None
+            }
+        }
+
+        impl<S: Read + Seek> Sources for [S] {
+            type Source = S;
+
+            fn source(&mut self, index: ::splitfdstream::FdIndex) -> Option<&mut S> {
+                $crate::embedded_io::slot(self.len(), index).and_then(|at| self.get_mut(at))
+            }
+        }
+
+        impl<S: Read + Seek, const N: usize> Sources for [S; N] {
+            type Source = S;
+
+            fn source(&mut self, index: ::splitfdstream::FdIndex) -> Option<&mut S> {
+                self.as_mut_slice().source(index)
+            }
+        }
+
+        impl<S: Read + Seek, const N: usize> Sources for $crate::embedded_io::SourceTable<S, N> {
+            type Source = S;
+
+            fn source(&mut self, index: ::splitfdstream::FdIndex) -> Option<&mut S> {
+                self.source_mut(index)
+            }
+
+            fn expected_len(&self, index: ::splitfdstream::FdIndex) -> Option<u64> {
+                self.expected(index)
+            }
+        }
+    };
+}
+#[cfg(feature = "async")]
+pub(crate) use seekable_sources;
+
+seekable_sources! {
 /// The caller's ordered list of external sources for [`reconstruct`]: index `i` of the
 /// stream is its `i`-th source.
 ///
 /// A source is anything `Read + Seek`: reconstruction seeks it to its end to learn its
 /// size, then to offset 0, and reads it through, so one source may be referenced many
 /// times. Implemented by [`SourceTable`] and by slices of sources.
-pub trait Sources {
-    /// One source, for example a region of flash.
-    type Source: Read + Seek;
-
-    /// The source for `index`, or `None` when there is none.
-    fn source(&mut self, index: FdIndex) -> Option<&mut Self::Source>;
-
-    /// The size the caller expects source `index` to have, if any; a source of another
-    /// size is then an error. Defaults to `None`.
-    fn expected_len(&self, index: FdIndex) -> Option<u64> {
-        let _ = index;
-        None
-    }
 }
 
 /// Where `index` is in a list of `len` sources.
 pub(crate) fn slot(len: usize, index: FdIndex) -> Option<usize> {
     usize::try_from(index.get()).ok().filter(|&at| at < len)
-}
-
-impl<S: Read + Seek> Sources for [S] {
-    type Source = S;
-
-    fn source(&mut self, index: FdIndex) -> Option<&mut S> {
-        slot(self.len(), index).and_then(|at| self.get_mut(at))
-    }
-}
-
-impl<S: Read + Seek, const N: usize> Sources for [S; N] {
-    type Source = S;
-
-    fn source(&mut self, index: FdIndex) -> Option<&mut S> {
-        self.as_mut_slice().source(index)
-    }
 }
 
 /// A fixed-capacity table of sources, capacity `N` chosen at compile time; no allocation.
@@ -167,18 +192,6 @@ impl<S, const N: usize> SourceTable<S, N> {
         slot(self.entries.len(), index)
             .and_then(|at| self.entries.get(at))
             .and_then(|entry| entry.expected_len)
-    }
-}
-
-impl<S: Read + Seek, const N: usize> Sources for SourceTable<S, N> {
-    type Source = S;
-
-    fn source(&mut self, index: FdIndex) -> Option<&mut S> {
-        self.source_mut(index)
-    }
-
-    fn expected_len(&self, index: FdIndex) -> Option<u64> {
-        self.expected(index)
     }
 }
 

@@ -177,38 +177,27 @@ fn slot<T>(items: &[T], index: FdIndex) -> Option<&T> {
         .and_then(|index| items.get(index))
 }
 
-impl<T: ReadAt> Sources for [T] {
-    type Source<'a>
-        = &'a T
-    where
-        T: 'a;
+/// `Sources` for lists of sources held in memory: index `i` is the `i`-th item.
+macro_rules! list_sources {
+    ($([$($generics:tt)*] $list:ty),* $(,)?) => {$(
+        impl<$($generics)*> Sources for $list {
+            type Source<'a>
+                = &'a T
+            where
+                T: 'a;
 
-    fn source(&self, index: FdIndex) -> io::Result<Option<&T>> {
-        Ok(slot(self, index))
-    }
+            fn source(&self, index: FdIndex) -> io::Result<Option<&T>> {
+                Ok(slot(self, index))
+            }
+        }
+    )*};
 }
 
-impl<T: ReadAt> Sources for Vec<T> {
-    type Source<'a>
-        = &'a T
-    where
-        T: 'a;
-
-    fn source(&self, index: FdIndex) -> io::Result<Option<&T>> {
-        Ok(slot(self, index))
-    }
-}
-
-impl<T: ReadAt, const N: usize> Sources for [T; N] {
-    type Source<'a>
-        = &'a T
-    where
-        T: 'a;
-
-    fn source(&self, index: FdIndex) -> io::Result<Option<&T>> {
-        Ok(slot(self, index))
-    }
-}
+list_sources!(
+    [T: ReadAt] [T],
+    [T: ReadAt] Vec<T>,
+    [T: ReadAt, const N: usize] [T; N],
+);
 
 impl<S: Sources + ?Sized> Sources for &S {
     type Source<'a>
