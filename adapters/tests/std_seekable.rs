@@ -6,18 +6,10 @@ mod common;
 
 use std::io::{self, Cursor, Read, Seek, SeekFrom};
 
-use common::{encode, layer, rebuild, Item};
+use common::{encode, layer, rebuild, source_error, Item};
 use proptest::prelude::*;
 use splitfdstream_adapters::std::{ExpectedLens, PathSources, ReadAt, SeekableReconstructor};
 use splitfdstream_adapters::SourceError;
-
-fn source_error(error: &io::Error) -> SourceError {
-    *error
-        .get_ref()
-        .unwrap()
-        .downcast_ref::<SourceError>()
-        .unwrap()
-}
 
 #[test]
 fn seeks_and_reads_across_boundaries_and_the_same_external_twice() {

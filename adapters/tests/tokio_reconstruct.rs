@@ -15,9 +15,9 @@ use std::task::{Context, Poll};
 use common::pending::{
     cancel_safety_items, flatten, piece, poll_once, read_with_drops, Piece, Rng,
 };
-use common::{encode, layer, rebuild, Item, Jittery, Trickle};
+use common::{encode, layer, rebuild, source_error, source_io_error, Item, Jittery, Trickle};
 use proptest::prelude::*;
-use splitfdstream_adapters::std::{self as blocking, ExpectedLens, PathSources, SourceIoError};
+use splitfdstream_adapters::std::{self as blocking, ExpectedLens, PathSources};
 use splitfdstream_adapters::tokio_1::{reconstruct, std_files, Reader, Writer};
 use splitfdstream_adapters::{SourceError, WriteError};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -377,12 +377,7 @@ fn reconstruct_reports_every_error_like_the_blocking_one() {
     let stream = encode(&[Item::External(2)]);
     let error = error_of(&stream, Arc::new(vec![b"a".to_vec()]));
     assert_eq!(error.kind(), io::ErrorKind::NotFound);
-    let inner = error
-        .get_ref()
-        .unwrap()
-        .downcast_ref::<SourceError>()
-        .unwrap();
-    assert_eq!(*inner, SourceError::Missing { index: 2 });
+    assert_eq!(source_error(&error), SourceError::Missing { index: 2 });
 
     // A source of the wrong size.
     let stream = encode(&[Item::External(0)]);
@@ -394,13 +389,8 @@ fn reconstruct_reports_every_error_like_the_blocking_one() {
     let sources = ExpectedLens::new(vec![Trickle(b"0123456789".to_vec())], vec![Some(4)]);
     let error = error_of(&stream, Arc::new(sources));
     assert_eq!(error.kind(), io::ErrorKind::InvalidData);
-    let inner = error
-        .get_ref()
-        .unwrap()
-        .downcast_ref::<SourceError>()
-        .unwrap();
     assert_eq!(
-        *inner,
+        source_error(&error),
         SourceError::Grew {
             index: 0,
             expected: 4
@@ -413,12 +403,7 @@ fn reconstruct_reports_every_error_like_the_blocking_one() {
         Arc::new(PathSources::from_paths(["/nonexistent/x"])),
     );
     assert_eq!(error.kind(), io::ErrorKind::NotFound);
-    let inner = error
-        .get_ref()
-        .unwrap()
-        .downcast_ref::<SourceIoError>()
-        .unwrap();
-    assert_eq!(inner.index(), 0);
+    assert_eq!(source_io_error(&error).index(), 0);
     assert!(error.to_string().contains("/nonexistent/x"), "{error}");
 
     // A truncated stream: a partial prefix, and a short inline body.

@@ -184,3 +184,21 @@ impl splitfdstream_adapters::std::ReadAt for Trickle {
         Ok(None)
     }
 }
+
+/// The [`SourceError`](splitfdstream_adapters::SourceError) inside an `io::Error`.
+#[cfg(feature = "std")]
+pub fn source_error(error: &std::io::Error) -> splitfdstream_adapters::SourceError {
+    *error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<splitfdstream_adapters::SourceError>())
+        .unwrap_or_else(|| panic!("not a source error: {error:?}"))
+}
+
+/// The [`SourceIoError`](splitfdstream_adapters::std::SourceIoError) inside an `io::Error`.
+#[cfg(feature = "std")]
+pub fn source_io_error(error: &std::io::Error) -> &splitfdstream_adapters::std::SourceIoError {
+    error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<splitfdstream_adapters::std::SourceIoError>())
+        .unwrap_or_else(|| panic!("not a source i/o error: {error:?}"))
+}
