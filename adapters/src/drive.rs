@@ -1,8 +1,10 @@
-//! Sans-IO driving logic shared by the blocking (and future async) adapters.
+//! Sans-IO driving logic shared by the blocking and async adapters.
 //!
 //! Every adapter is the same loop: refill a buffer, let the core [`Decoder`] turn it into
 //! events, act on each event. What does not depend on how bytes are read or written lives
-//! here, so that a blocking and an async driver differ only in where they `.await`.
+//! here ([`Feed`] for the buffer, [`ExternalCopy`] for where a source ends, [`Rebuild`] for
+//! the whole reconstruction from `Read + Seek` sources), so that a blocking and an async
+//! driver differ only in where they `.await`.
 
 use core::ops::Range;
 

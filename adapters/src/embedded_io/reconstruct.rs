@@ -19,7 +19,9 @@ macro_rules! seekable_sources {
     ($(#[$attr:meta])*) => {
         $(#[$attr])*
         pub trait Sources {
-            /// One source, for example a region of flash.
+            /// One source, for example a region of flash. Its size is found by seeking to
+            /// its end; a read that returns less than asked and lands exactly on that size
+            /// is taken as its end.
             type Source: Read + Seek;
 
             /// The source for `index`, or `None` when there is none.
