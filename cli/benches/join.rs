@@ -1,5 +1,7 @@
 //! `join -o FILE` against `cat TAR > FILE`, measured in the same run on two layers: 60,000
-//! small files (1 byte to 8 KiB) and a few large files (128 MiB each).
+//! small files (1 byte to 8 KiB) and a few large files (128 MiB each). `join` syncs its
+//! output before renaming it into place, which `cat` does not; `cat+sync` (`cat TAR > FILE`
+//! then `sync FILE`) is the like-for-like baseline, and both ratios are printed.
 //!
 //! Run with `cargo bench -p splitfdstream-cli --bench join`. Environment:
 //! `BENCH_RUNS` (default 7), `BENCH_SMALL_FILES` (default 60000), `BENCH_LARGE_FILES`
@@ -98,7 +100,7 @@ fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
     assert!(status.success());
     let split = started.elapsed();
 
-    let (mut cat, mut join) = (Vec::new(), Vec::new());
+    let (mut cat, mut cat_sync, mut join) = (Vec::new(), Vec::new(), Vec::new());
     // Warm the page cache for both sides, then alternate so drift hits both equally.
     for round in 0..=runs {
         let _ = fs::remove_file(&out);
@@ -108,11 +110,21 @@ fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
             .stdout(Stdio::from(File::create(&out).unwrap()));
         let c = time(command);
         let _ = fs::remove_file(&out);
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(r#"cat "$1" > "$2" && sync "$2""#)
+            .arg("sh")
+            .arg(tar)
+            .arg(&out);
+        let s = time(command);
+        let _ = fs::remove_file(&out);
         let mut command = Command::new(bin);
         command.arg("join").arg(&stream).arg("-o").arg(&out);
         let j = time(command);
         if round > 0 {
             cat.push(c);
+            cat_sync.push(s);
             join.push(j);
         }
     }
@@ -122,14 +134,16 @@ fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
     );
     let _ = fs::remove_file(&out);
     let size = fs::metadata(tar).unwrap().len();
-    let (cat, join) = (median(cat), median(join));
+    let (cat, cat_sync, join) = (median(cat), median(cat_sync), median(join));
     println!(
-        "{label:<14} {:>9.1} MiB   split {:>8.1} ms   cat {:>8.1} ms   join {:>8.1} ms   join/cat {:.2}x   ({:.0} MiB/s)",
+        "{label:<14} {:>7.1} MiB   split {:>8.1} ms   cat {:>6.1} ms   cat+sync {:>6.1} ms   join {:>6.1} ms   join/cat {:.2}x   join/(cat+sync) {:.2}x   ({:.0} MiB/s)",
         f64::from(u32::try_from(size >> 10).unwrap_or(u32::MAX)) / 1024.0,
         ms(split),
         ms(cat),
+        ms(cat_sync),
         ms(join),
         join.as_secs_f64() / cat.as_secs_f64(),
+        join.as_secs_f64() / cat_sync.as_secs_f64(),
         f64::from(u32::try_from(size >> 20).unwrap_or(u32::MAX)) / join.as_secs_f64(),
     );
 }
