@@ -58,8 +58,7 @@
 //! A source smaller than the threshold is read with no `fstat`: one `pread` usually gets
 //! all of it and a second one, returning 0, confirms its end. A short read alone is never
 //! taken as the end (procfs and FUSE files read short before it, and a file may be
-//! extended), unless it lands exactly on the size the caller expects. The length read is
-//! checked against that expected size, if any.
+//! extended). The length read is checked against the size the caller expects, if any.
 //!
 //! Interrupted calls are retried and `EAGAIN` on a non-blocking output waits for it with
 //! `poll`, so an output may be non-blocking.

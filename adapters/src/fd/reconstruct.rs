@@ -353,8 +353,8 @@ impl Output<'_> {
         // A source smaller than the kernel-copy threshold is read without a size lookup:
         // one read usually gets all of it, and one more read of 0 confirms the end. A short
         // read alone proves nothing (procfs, FUSE, a file being extended), so it never ends
-        // the copy unless it lands on the size the caller expects. Only whole descriptors
-        // take this path: a region (`FileRange`) knows its length, which must be checked.
+        // the copy; the bytes read are checked against the size the caller expects, if
+        // any (a longer source is `Grew`). Only whole descriptors take this path: a region (`FileRange`) knows its length, which must be checked.
         let mut first = 0;
         let cap = self.buf.len();
         let want = usize::try_from(self.kernel_copy_min).map_or(cap / 2, |min| min.min(cap / 2));

@@ -242,22 +242,40 @@ impl Output<'_> {
                 Ok(n) => left -= n,
                 Err(Errno::INTR) => {}
                 Err(Errno::AGAIN) => wait(self.fd, PollFlags::OUT).map_err(|_| Errno::IO)?,
-                Err(error) => {
-                    // The bytes already in the pipe must still reach the output in order.
-                    let (reader, _) = self.pipe.take().ok_or(Errno::NOSYS)?;
-                    drain(&reader, self.fd, left, &mut self.buf).map_err(|_| error)?;
-                    return match error {
-                        Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP => {
-                            self.methods = self.methods.without(Methods::SPLICE);
-                            Ok(taken)
+                Err(_) => {
+                    // `taken` bytes have left the source, so no error from here on may ask
+                    // the caller to try another method for this range: that would copy
+                    // them twice. The bytes in the pipe still reach the output in order
+                    // through plain writes; splice is not used again for this output.
+                    let (reader, _) = self.pipe.take().ok_or(Errno::IO)?;
+                    self.methods = self.methods.without(Methods::SPLICE);
+                    drain(&reader, self.fd, left, &mut self.buf).map_err(|error| {
+                        match error.raw_os_error().map(Errno::from_raw_os_error) {
+                            Some(errno) if !is_fallback(errno) => errno,
+                            _ => Errno::IO,
                         }
-                        other => Err(other),
-                    };
+                    })?;
+                    return Ok(taken);
                 }
             }
         }
         Ok(taken)
     }
+}
+
+/// Whether `kernel_copy` answers `errno` by trying another method for the same range.
+#[cfg(target_os = "linux")]
+fn is_fallback(errno: Errno) -> bool {
+    matches!(
+        errno,
+        Errno::INTR
+            | Errno::AGAIN
+            | Errno::NOSYS
+            | Errno::OPNOTSUPP
+            | Errno::XDEV
+            | Errno::INVAL
+            | Errno::BADF
+    )
 }
 
 /// Moves `len` bytes from `pipe` to `out` through `buf`.
