@@ -5,6 +5,14 @@
 //! base64 raw tar bytes that go inline; type 1 entries (files) name a member whose `size`
 //! content bytes are read from disk, with the base64 big-endian CRC-64 (Go's `crc64.ISO`
 //! table) of that content as `payload`. Nothing is copied: the fd list points at the files.
+//!
+//! Member names are resolved beneath the root as for splitdirfdstream names: relative,
+//! without `..`, opened with `openat2` and `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+//! RESOLVE_NO_XDEV`, never with an unconfined open. Symlinks are not followed at all
+//! (`RESOLVE_NO_SYMLINKS`): tar-split names regular files by their real path in the layer,
+//! and the fd list must record the very file that was checked, which a path through a
+//! symlink would not be. A member must be a regular file; its path is recorded only after
+//! these checks, and its size from the metadata goes to the sizes file.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
