@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use splitfdstream::FdIndex;
 use splitfdstream_adapters::fd;
-use splitfdstream_adapters::std::{reconstruct, PathSources, SourceIoError, Sources};
+use splitfdstream_adapters::std::{reconstruct, ExpectedLens, PathSources, SourceIoError, Sources};
 use splitfdstream_adapters::SourceError;
 
 use crate::fdlist;
@@ -43,44 +43,21 @@ pub fn lazy(paths: Vec<PathBuf>) -> PathSources {
     PathSources::from_paths(paths).with_cache_capacity(OPEN_SOURCES)
 }
 
-/// Sources, each of which must have the size the sizes file gives it (any size without a
+/// `sources`, each of which must have the size the sizes file gives it (any size without a
 /// sizes file): the stream's references carry no length, so this is what catches a source
 /// that was truncated or appended to.
-pub struct Checked<S> {
-    sources: S,
-    lens: Option<Vec<u64>>,
+pub fn checked<S: Sources>(sources: S, lens: Option<Vec<u64>>) -> ExpectedLens<S> {
+    let lens = lens.unwrap_or_default().into_iter().map(Some).collect();
+    ExpectedLens::new(sources, lens)
 }
 
-impl<S> Checked<S> {
-    /// `sources` with `lens[i]` the size of source `i`.
-    pub fn new(sources: S, lens: Option<Vec<u64>>) -> Checked<S> {
-        Checked { sources, lens }
-    }
-}
-
-impl<S: Sources> Sources for Checked<S> {
-    type Source<'a>
-        = S::Source<'a>
-    where
-        Self: 'a;
-
-    fn source(&self, index: FdIndex) -> io::Result<Option<Self::Source<'_>>> {
-        self.sources.source(index)
-    }
-
-    fn expected_len(&self, index: FdIndex) -> Option<u64> {
-        let at = usize::try_from(index.get()).ok()?;
-        self.lens.as_ref()?.get(at).copied()
-    }
-}
-
-impl<S: Named> Named for Checked<S> {
+impl<S: Named + Sources> Named for ExpectedLens<S> {
     fn count(&self) -> usize {
-        self.sources.count()
+        self.sources().count()
     }
 
     fn path_of(&self, index: FdIndex) -> Option<&Path> {
-        self.sources.path_of(index)
+        self.sources().path_of(index)
     }
 }
 
@@ -186,7 +163,7 @@ pub fn run(
     // Opening and reading the files of a layer of small ones is most of the work: helper
     // threads do it ahead of use, with at most a few dozen files open.
     let (paths, lens) = load(fds, sizes)?;
-    let sources = Checked::new(fd::OpenAhead::new(paths), lens);
+    let sources = checked(fd::OpenAhead::new(paths), lens);
     let progress = Progress::new(quiet, "join", total_for_progress(quiet, stream, &sources));
     let context = || format!("cannot join {}", stream.display());
     match output {
@@ -223,7 +200,7 @@ pub fn run(
 /// files, `splice` into pipes), falling back to reads and writes.
 fn write_to(
     stream: &Path,
-    sources: &Checked<fd::OpenAhead>,
+    sources: &ExpectedLens<fd::OpenAhead>,
     fds: &Path,
     out: &File,
     progress: &Progress,
@@ -261,7 +238,7 @@ fn write_to(
 fn total_for_progress<S: Sources + Named>(
     quiet: bool,
     stream: &Path,
-    sources: &Checked<S>,
+    sources: &ExpectedLens<S>,
 ) -> Option<u64> {
     if !Progress::shown(quiet) {
         return None;
@@ -331,7 +308,7 @@ impl Write for HashingWriter {
 /// As [`rebuild`].
 pub fn verify(stream: &Path, fds: &Path, sizes: &sizes::Lookup, quiet: bool) -> Result<()> {
     let (paths, lens) = load(fds, sizes)?;
-    let sources = Checked::new(lazy(paths), lens);
+    let sources = checked(lazy(paths), lens);
     let progress = Progress::new(quiet, "verify", total_for_progress(quiet, stream, &sources));
     let mut hashing = HashingWriter::default();
     rebuild(stream, &sources, fds, |stream| {

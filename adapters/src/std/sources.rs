@@ -237,6 +237,11 @@ impl<S: Sources> ExpectedLens<S> {
     }
 
     /// The sources.
+    pub fn sources(&self) -> &S {
+        &self.sources
+    }
+
+    /// The sources, giving up the sizes.
     pub fn into_inner(self) -> S {
         self.sources
     }
