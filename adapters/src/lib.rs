@@ -27,6 +27,10 @@
 //! - `defmt`: derives `defmt::Format` on the public types; forwarded to the core,
 //!   `embedded-io` and `heapless`.
 //!
+//! # Minimum supported Rust version
+//!
+//! Rust 1.87 (heapless 0.9 needs it), with every feature; checked in CI.
+//!
 //! # External sources
 //!
 //! A stream's external chunk carries a raw index (`FdIndex`). Every API here maps index `i`
