@@ -49,8 +49,8 @@
 #![cfg_attr(feature = "fd", deny(unsafe_code))]
 
 mod drive;
-mod io_loops;
 mod error;
+mod io_loops;
 
 #[cfg(feature = "async")]
 pub mod asynch;
