@@ -6,7 +6,7 @@
 //! open at once, the demo says so and rebuilds in-process from lazily opened paths.
 
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
@@ -21,6 +21,7 @@ use splitfdstream_adapters::fd;
 
 use crate::fdlist;
 use crate::objects::hex;
+use crate::regular;
 use crate::split::{self, Outputs};
 
 /// The sender's side of the handoff: the stream and its sources, in index order.
@@ -248,20 +249,7 @@ fn per_second(bytes: u64, duration: Duration) -> u64 {
 fn sha256_of(path: &Path) -> Result<(String, u64)> {
     let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let got = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(got) => got,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => {
-                return Err(error).with_context(|| format!("cannot read {}", path.display()))
-            }
-        };
-        hasher.update(&buf[..got]);
-        size += u64::try_from(got).unwrap_or(0);
-    }
+    let size = regular::read_to_end_with(&mut file, path, |piece| hasher.update(piece))?;
     Ok((hex(&hasher.finalize()), size))
 }
 

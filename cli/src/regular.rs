@@ -6,7 +6,7 @@
 //! opened file's type and identity after.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
@@ -14,6 +14,29 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
+
+/// Reads `file` (opened from `path`) to its end in large pieces, handing each to `each`;
+/// returns the bytes read.
+///
+/// # Errors
+///
+/// A read fails for another reason than an interruption.
+pub fn read_to_end_with(file: &mut File, path: &Path, mut each: impl FnMut(&[u8])) -> Result<u64> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let got = match file.read(&mut buf) {
+            Ok(0) => return Ok(size),
+            Ok(got) => got,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => {
+                return Err(error).with_context(|| format!("cannot read {}", path.display()))
+            }
+        };
+        each(&buf[..got]);
+        size += u64::try_from(got).unwrap_or(u64::MAX);
+    }
+}
 
 /// Opens `path` for reading, refusing anything but a regular file.
 ///

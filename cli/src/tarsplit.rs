@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read};
+use std::io::{self, BufRead, BufReader, BufWriter};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -28,7 +28,7 @@ use serde::Deserialize;
 use crate::fdlist;
 use crate::output::AtomicFile;
 use crate::progress::Progress;
-use crate::regular::Beneath;
+use crate::regular::{self, Beneath};
 use crate::stream::StreamWriter;
 
 /// The checksum tar-split records for file contents.
@@ -326,21 +326,10 @@ fn member_path(name: &[u8]) -> Result<PathBuf> {
 /// The size and CRC-64 of the content of `file`, opened from `path`.
 fn crc_of(mut file: File, path: &Path, progress: &Progress) -> Result<(u64, u64)> {
     let mut digest = CRC64.digest();
-    let mut buf = vec![0u8; READ_BUFFER];
-    let mut size = 0u64;
-    loop {
-        let got = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(got) => got,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => {
-                return Err(error).with_context(|| format!("cannot read {}", path.display()))
-            }
-        };
-        digest.update(&buf[..got]);
-        progress.inc(got);
-        size += u64::try_from(got).unwrap_or(0);
-    }
+    let size = regular::read_to_end_with(&mut file, path, |piece| {
+        digest.update(piece);
+        progress.inc(piece.len());
+    })?;
     Ok((size, digest.finalize()))
 }
 
