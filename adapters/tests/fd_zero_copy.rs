@@ -140,9 +140,10 @@ fn regular_file_output_uses_copy_file_range() {
     assert_same(&read_back(out), &want);
 }
 
-/// ext4 and tmpfs copy page by page inside copy_file_range: aligned writes win there.
+/// ext4 and tmpfs copy page by page inside copy_file_range: `splice` through a pipe
+/// wins there, and so it does wherever offsets are not block-aligned, as a tar's are.
 #[test]
-fn copy_file_range_is_left_out_where_it_copies_page_by_page() {
+fn regular_file_output_splices_where_no_extent_can_be_shared() {
     let layer = layer();
     let want = expected(&layer);
     let out = tempfile::tempfile().unwrap();
@@ -150,12 +151,144 @@ fn copy_file_range_is_left_out_where_it_copies_page_by_page() {
     let copied = Reconstruct::new()
         .run(layer.stream.as_slice(), &layer.files, &out)
         .unwrap();
+    check_totals(&copied, &want);
     assert_same(&read_back(out), &want);
     if [0xef53, 0x0102_1994].contains(&kind) {
         assert_eq!(copied.copy_file_range, 0, "{copied:?}");
+        assert!(copied.splice > copied.read_write, "{copied:?}");
     } else {
-        println!("temporary files are on file system {kind:#x}: copy_file_range is used");
-        assert!(copied.copy_file_range > 0, "{copied:?}");
+        println!("temporary files are on file system {kind:#x}: {copied:?}");
+        assert!(copied.copy_file_range + copied.splice > 0, "{copied:?}");
+    }
+}
+
+/// A regular file whose output refuses `splice` (opened for appending) gets the same
+/// bytes through writes.
+#[test]
+fn regular_file_output_without_copy_file_range_splices_or_writes() {
+    let layer = layer();
+    let want = expected(&layer);
+    let out = tempfile::tempfile().unwrap();
+    let copied = Reconstruct::new()
+        .methods(Methods::SPLICE)
+        .copy_file_range_anywhere(true)
+        .run(layer.stream.as_slice(), &layer.files, &out)
+        .unwrap();
+    check_totals(&copied, &want);
+    assert_eq!(copied.copy_file_range + copied.sendfile, 0, "{copied:?}");
+    assert!(copied.splice > 0, "{copied:?}");
+    assert_same(&read_back(out), &want);
+}
+
+/// An XFS file system with reflink, made on a loop device and mounted in a temporary
+/// directory; unmounted on drop.
+struct Xfs {
+    dir: tempfile::TempDir,
+}
+
+impl Xfs {
+    fn mount() -> Result<Xfs, String> {
+        let run = |command: &mut std::process::Command| -> Result<(), String> {
+            let output = command
+                .output()
+                .map_err(|error| format!("{command:?} not runnable: {error}"))?;
+            if output.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{command:?} failed: {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ))
+            }
+        };
+        let dir = tempfile::tempdir().map_err(|error| error.to_string())?;
+        let image = dir.path().join("xfs.img");
+        let mount = dir.path().join("mnt");
+        std::fs::create_dir(&mount).map_err(|error| error.to_string())?;
+        File::create(&image)
+            .and_then(|file| file.set_len(512 << 20))
+            .map_err(|error| error.to_string())?;
+        run(std::process::Command::new("mkfs.xfs")
+            .args(["-q", "-m", "reflink=1"])
+            .arg(&image))?;
+        run(std::process::Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(&image)
+            .arg(&mount))?;
+        Ok(Xfs { dir })
+    }
+
+    fn path(&self) -> std::path::PathBuf {
+        self.dir.path().join("mnt")
+    }
+
+    /// Blocks in use, once everything written has reached the disk.
+    fn used_blocks(&self) -> u64 {
+        let root = File::open(self.path()).unwrap();
+        rustix::fs::syncfs(&root).unwrap();
+        let stat = rustix::fs::fstatvfs(&root).unwrap();
+        stat.f_blocks - stat.f_bfree
+    }
+}
+
+impl Drop for Xfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.path())
+            .status();
+    }
+}
+
+/// On a file system that shares extents, a large external at block-aligned offsets is
+/// shared by `copy_file_range`, and one after a tar header's 512 bytes is spliced.
+#[test]
+fn xfs_shares_extents_at_aligned_offsets_and_splices_elsewhere() {
+    let fs = match Xfs::mount() {
+        Ok(fs) => fs,
+        Err(reason) => {
+            println!("skipped: cannot mount an XFS file system here ({reason})");
+            return;
+        }
+    };
+    let content = pattern(9, 16 << 20);
+    let source_path = fs.path().join("source");
+    std::fs::write(&source_path, &content).unwrap();
+    let source = File::open(&source_path).unwrap();
+    for header in [4096usize, 512] {
+        let mut writer = Writer::new(Vec::new());
+        writer.write_inline(&pattern(1, header)).unwrap();
+        writer.write_external(0).unwrap();
+        writer.write_inline(b"end").unwrap();
+        let stream = writer.finish().unwrap();
+        let mut want = pattern(1, header);
+        want.extend_from_slice(&content);
+        want.extend_from_slice(b"end");
+
+        let before = fs.used_blocks();
+        let out_path = fs.path().join(format!("out-{header}"));
+        let out = File::create(&out_path).unwrap();
+        let copied = Reconstruct::new()
+            .run(stream.as_slice(), &[&source], &out)
+            .unwrap();
+        check_totals(&copied, &want);
+        let block = rustix::fs::fstatvfs(&out).unwrap().f_frsize;
+        // Closed first: XFS keeps blocks allocated past the end of a file open for writing.
+        drop(out);
+        let grew = fs.used_blocks() - before;
+        assert_same(&std::fs::read(&out_path).unwrap(), &want);
+        let copied_mib = (grew * block) >> 20;
+        if header == 4096 {
+            assert!(copied.copy_file_range > 15 << 20, "{copied:?}");
+            assert_eq!(copied.splice, 0, "{copied:?}");
+            assert!(
+                copied_mib < 4,
+                "{copied_mib} MiB written: extents not shared"
+            );
+        } else {
+            assert_eq!(copied.copy_file_range, 0, "{copied:?}");
+            assert!(copied.splice > 15 << 20, "{copied:?}");
+            assert!(copied_mib >= 15, "only {copied_mib} MiB written for a copy");
+        }
     }
 }
 

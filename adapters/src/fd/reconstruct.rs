@@ -16,7 +16,7 @@ use crate::std::{invalid_data, open_source, source_io, ReadAt, Sources, DEFAULT_
 mod kernel;
 
 pub use kernel::Methods;
-use kernel::{copies_page_by_page, usable};
+use kernel::{block_size, copies_page_by_page, usable};
 
 /// Size of the output staging buffer that batches inline data and small externals.
 const STAGING_LEN: usize = 256 * 1024;
@@ -116,10 +116,12 @@ impl Reconstruct {
         self
     }
 
-    /// Uses `copy_file_range` into a regular file even on a file system that copies page by
-    /// page (ext2/3/4, tmpfs), where aligned writes from a buffer measure faster; by default
-    /// it is used only on others (btrfs, XFS, NFS, …), which can share extents or copy on
-    /// the server.
+    /// Uses `copy_file_range` for every kernel copy into a regular file, even on a file
+    /// system that copies page by page (ext2/3/4, tmpfs) and at offsets where no extent
+    /// can be shared, where `splice` through a pipe measures faster. By default it is used
+    /// only on other file systems (btrfs, XFS, NFS, …), and there only when the source and
+    /// output offsets are both multiples of the output's block size, as sharing extents
+    /// needs.
     #[must_use]
     pub fn copy_file_range_anywhere(mut self, anywhere: bool) -> Reconstruct {
         self.copy_file_range_anywhere = anywhere;
@@ -152,8 +154,14 @@ impl Reconstruct {
         let out = out.as_fd();
         let kind = FdKind::of(out)?;
         let mut methods = usable(kind).without(Methods::ALL.without(self.methods));
-        if kind == FdKind::Regular && !self.copy_file_range_anywhere && copies_page_by_page(out) {
-            methods = methods.without(Methods::COPY_FILE_RANGE);
+        // Where `copy_file_range` is used only to share extents, both offsets must be
+        // multiples of this; 1 allows any.
+        let mut share_align = 1;
+        if kind == FdKind::Regular && !self.copy_file_range_anywhere {
+            if copies_page_by_page(out) {
+                methods = methods.without(Methods::COPY_FILE_RANGE);
+            }
+            share_align = block_size(out);
         }
         let mut output = Output {
             fd: out,
@@ -163,6 +171,7 @@ impl Reconstruct {
             buf: vec![0; STAGING_LEN].into_boxed_slice(),
             staging: Staging::new(),
             pipe: None,
+            share_align,
             copied: Copied::default(),
             // Only a regular file's page cache cares where writes fall.
             start: match kind {
@@ -255,8 +264,12 @@ struct Output<'a> {
     kernel_copy_min: u64,
     buf: Box<[u8]>,
     staging: Staging,
-    /// The pipe that `splice` into a socket goes through, made on first use.
+    /// The pipe that `splice` into a socket or a regular file goes through, made on
+    /// first use.
     pipe: Option<(OwnedFd, OwnedFd)>,
+    /// `copy_file_range` is used only when the source and output offsets are both
+    /// multiples of this (at least 1).
+    share_align: u64,
     copied: Copied,
     /// The output's file offset when the run started (0 when it has none).
     start: u64,

@@ -89,11 +89,21 @@ pub(super) fn copies_page_by_page(out: BorrowedFd<'_>) -> bool {
     true
 }
 
+/// The block size of `out`'s file system, which offsets must be multiples of for
+/// `copy_file_range` to share extents rather than copy (4096 when unknown).
+pub(super) fn block_size(out: BorrowedFd<'_>) -> u64 {
+    rustix::fs::fstat(out)
+        .ok()
+        .and_then(|stat| u64::try_from(stat.st_blksize).ok())
+        .filter(|&size| size > 0)
+        .unwrap_or(4096)
+}
+
 /// The methods that can apply to an output of `kind`.
 #[cfg(target_os = "linux")]
 pub(super) fn usable(kind: FdKind) -> Methods {
     match kind {
-        FdKind::Regular => Methods::COPY_FILE_RANGE,
+        FdKind::Regular => Methods::COPY_FILE_RANGE | Methods::SPLICE,
         FdKind::Pipe => Methods::SPLICE,
         FdKind::Socket => Methods::SPLICE | Methods::SENDFILE,
         _ => Methods::NONE,
@@ -128,16 +138,24 @@ impl Output<'_> {
             if owed == 0 {
                 return self.check_end(source, copy, index).map(|()| true);
             }
+            let mut offset = base.checked_add(copy.offset()).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "source offset overflows")
+            })?;
+            // `copy_file_range` shares extents only between block-aligned offsets, and
+            // elsewhere copies through a small pipe of its own: slower than `splice`.
+            let shares = offset.is_multiple_of(self.share_align)
+                && self.staged_end().is_multiple_of(self.share_align);
             let Some(method) = [Methods::COPY_FILE_RANGE, Methods::SPLICE, Methods::SENDFILE]
                 .into_iter()
-                .find(|&m| self.methods.contains(m) && !tried.contains(m))
+                .find(|&m| {
+                    self.methods.contains(m)
+                        && !tried.contains(m)
+                        && (m != Methods::COPY_FILE_RANGE || shares)
+                })
             else {
                 return Ok(false);
             };
             let want = usize::try_from(owed).map_or(KERNEL_CHUNK, |owed| owed.min(KERNEL_CHUNK));
-            let mut offset = base.checked_add(copy.offset()).ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidInput, "source offset overflows")
-            })?;
             let result = match method {
                 Methods::COPY_FILE_RANGE => {
                     rustix::fs::copy_file_range(fd, Some(&mut offset), self.fd, None, want)
@@ -205,8 +223,8 @@ impl Output<'_> {
         }
     }
 
-    /// `splice` from a file into a socket through this output's pipe: source → pipe,
-    /// then pipe → socket until the pipe is empty. Returns the bytes taken from the
+    /// `splice` from a file into a socket or a regular file through this output's pipe:
+    /// source → pipe, then pipe → output until the pipe is empty. Returns the bytes taken from the
     /// source, all of which reached the output.
     #[cfg(target_os = "linux")]
     fn splice_through_pipe(
