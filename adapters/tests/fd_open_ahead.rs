@@ -3,7 +3,9 @@
 #![cfg(all(feature = "fd", target_os = "linux"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{self, Read, Seek};
+mod common;
+
+use std::io::{self, Read, Seek, Write};
 
 use splitfdstream::FdIndex;
 use splitfdstream_adapters::fd::{Copied, OpenAhead, Reconstruct};
@@ -357,4 +359,52 @@ fn a_batch_of_large_files_past_the_memory_bound_is_passed_on_open() {
     let sources = OpenAhead::new(paths).with_depth(256).with_helpers(1);
     let (got, _) = rebuild(&stream, &sources).unwrap();
     assert!(got == want, "rebuilt bytes differ");
+}
+
+/// Files larger than what is read whole are passed on open; however many a batch of the
+/// helpers covers, no more than about the depth of them are open at once, so a layer of
+/// large files rebuilds under `ulimit -n 256` with the default depth of 128.
+#[test]
+fn files_passed_on_open_stay_within_the_depth() {
+    common::fd_limit::in_child_under_limit(
+        "files_passed_on_open_stay_within_the_depth",
+        "SPLITFDSTREAM_OPEN_AHEAD_LIMIT_CHILD",
+        large_files_child,
+    );
+}
+
+fn large_files_child() {
+    const FILES: usize = 600;
+    const LEN: u64 = 200 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<_> = (0..FILES)
+        .map(|i| {
+            let path = dir.path().join(i.to_string());
+            let mut file = std::fs::File::create(&path).unwrap();
+            // Sparse but for a mark at each end, so every file differs.
+            file.write_all(&i.to_le_bytes()).unwrap();
+            file.set_len(LEN).unwrap();
+            file.seek(io::SeekFrom::End(-8)).unwrap();
+            file.write_all(&i.to_le_bytes()).unwrap();
+            path
+        })
+        .collect();
+    let count = u64::try_from(FILES).unwrap();
+    let stream = stream_of(0..count);
+    let sources = OpenAhead::new(paths.clone());
+    let (got, copied) = rebuild(&stream, &sources).unwrap();
+    assert_eq!(copied.total, count * (LEN + 2));
+    let mut want = Vec::new();
+    reconstruct(
+        stream.as_slice(),
+        &PathSources::from_paths(paths),
+        &mut want,
+    )
+    .unwrap();
+    assert!(got == want, "rebuilt bytes differ");
+    let _ = io::stdout().flush();
+    println!(
+        "child: rebuilt {} bytes from {FILES} files passed on open",
+        copied.total
+    );
 }

@@ -21,7 +21,7 @@ use splitfdstream::FdIndex;
 use super::source::FdKind;
 use crate::std::{ReadAt, Sources};
 
-/// How many sources [`OpenAhead`] keeps ready ahead of use by default.
+/// How many files [`OpenAhead`] holds open ahead of use by default.
 pub const DEFAULT_OPEN_AHEAD: usize = 128;
 
 /// Sources up to this size are read whole by the helper thread; of larger ones it reads
@@ -36,6 +36,7 @@ fn default_helpers() -> usize {
 }
 
 /// The most sources a helper hands over at once: fewer handovers, fewer thread wake-ups.
+/// Batches of 64 rather than 18 measured about a tenth faster on a layer of small files.
 const MAX_BATCH: usize = 64;
 
 /// The most content a batch holds in memory; sources past it are passed on open.
@@ -47,9 +48,10 @@ const MAX_BATCH_CONTENT: usize = 4 << 20;
 /// costs more than writing it out. So helper threads open each file, read it whole when it
 /// is small (up to 128 KiB) and close it, all off the reconstruction's thread, which then
 /// copies bytes already in memory. A larger file is passed on open, with its first 128 KiB
-/// already read, for the kernel to copy the rest. At most about `depth` sources wait ready
-/// (plus the one in use), so a layer of any size reconstructs under a low open-file limit
-/// and in bounded memory. A reference out of order (a repeated index, say) opens its file
+/// already read, for the kernel to copy the rest. Helpers work at most a few batches of up
+/// to 64 sources ahead of use, holding at most about `depth` files open among them (plus
+/// the one in use), so a layer of any size reconstructs under a low open-file limit and in
+/// bounded memory. A reference out of order (a repeated index, say) opens its file
 /// directly; sources skipped over are dropped.
 ///
 /// A path must name a regular file or a block device (symbolic links are followed); it is
@@ -99,6 +101,9 @@ type Entry = (usize, io::Result<AheadSource>);
 struct Batch {
     content: Arc<Vec<u8>>,
     sources: Vec<Entry>,
+    /// Whether this is the last part of the helper's range (a range is cut into parts
+    /// when its files passed on open reach the open-file share of a batch).
+    last: bool,
 }
 
 /// One helper thread as seen by the reader: the batches it sends, and where buffers go
@@ -114,8 +119,9 @@ struct Helper {
 struct Ahead {
     next: usize,
     ready: vec::IntoIter<Entry>,
-    /// The buffer of the batch in use, to send back once its sources are dropped.
-    content: Option<Arc<Vec<u8>>>,
+    /// The buffer of the batch in use and the helper it came from, to send back once its
+    /// sources are dropped.
+    content: Option<(Arc<Vec<u8>>, usize)>,
     /// The number of the next batch; batch `b` comes from helper `b % helpers`.
     batch: usize,
     helpers: Vec<Helper>,
@@ -208,8 +214,8 @@ impl OpenAhead {
         }
     }
 
-    /// Keeps at most about `depth` sources (at least 1) ready ahead of use, and so at most
-    /// `depth` files open.
+    /// Holds at most about `depth` files (at least 1) open ahead of use. Sources read whole
+    /// are closed at once and do not count; larger ones are passed on open.
     #[must_use]
     pub fn with_depth(mut self, depth: usize) -> OpenAhead {
         self.depth = depth.max(1);
@@ -243,9 +249,11 @@ impl OpenAhead {
     fn start(&self, state: &mut Ahead) {
         state.started = true;
         // Each helper holds at most two batches ready (one queued, one waiting to be), so
-        // that it keeps working while the reader is busy; the reader uses one more.
+        // that it keeps working while the reader is busy; the reader uses one more. The
+        // open files are shared out among those batches.
         let helpers = self.helpers.min(self.depth / 3).max(1);
-        let batch = (self.depth / (2 * helpers + 1)).clamp(1, MAX_BATCH);
+        let open_per_batch = (self.depth / (2 * helpers + 1)).max(1);
+        let batch = MAX_BATCH;
         for first in 0..helpers {
             let (sender, batches) = sync_channel(1);
             let (reuse, reused) = channel();
@@ -257,11 +265,16 @@ impl OpenAhead {
                     let mut at = first * batch;
                     while at < paths.len() {
                         let end = paths.len().min(at + batch);
-                        let content = reused.try_recv().unwrap_or_default();
-                        let ready = read_batch(&mut opener, &paths, at..end, content);
-                        // The reader went away: stop opening.
-                        if sender.send(ready).is_err() {
-                            return;
+                        let mut from = at;
+                        while from < end {
+                            let content = reused.try_recv().unwrap_or_default();
+                            let ready =
+                                read_batch(&mut opener, &paths, from..end, content, open_per_batch);
+                            from = end.min(from + ready.sources.len().max(1));
+                            // The reader went away: stop opening.
+                            if sender.send(ready).is_err() {
+                                return;
+                            }
                         }
                         at += batch * helpers;
                     }
@@ -289,32 +302,36 @@ impl OpenAhead {
                     return Some(source);
                 }
             }
-            let helpers = state.helpers.len();
-            let done = state.batch.checked_add(helpers - 1)?.checked_rem(helpers)?;
-            let from = state.helpers.get(state.batch.checked_rem(helpers)?)?;
-            let next = from.batches.recv().ok()?;
+            let helper = state.batch.checked_rem(state.helpers.len())?;
+            let next = state.helpers.get(helper)?.batches.recv().ok()?;
             // The sources of the batch before are dropped by now, unless a caller keeps one.
-            let content = state.content.replace(next.content);
-            if let Some(content) = content.and_then(|content| Arc::try_unwrap(content).ok()) {
-                if let Some(to) = state.helpers.get(done) {
+            if let Some((content, done)) = state.content.replace((next.content, helper)) {
+                if let (Ok(content), Some(to)) = (Arc::try_unwrap(content), state.helpers.get(done))
+                {
                     let _ = to.reuse.send(content);
                 }
             }
             state.ready = next.sources.into_iter();
-            state.batch += 1;
+            if next.last {
+                state.batch += 1;
+            }
         }
     }
 }
 
-/// Opens and reads the sources `range` of `paths`, their content into `content` (a
-/// buffer handed back for reuse, or a new one).
+/// Opens and reads sources of `range` of `paths` in order, their content into `content`
+/// (a buffer handed back for reuse, or a new one), up to the end of the range or to the
+/// source that makes `max_open` files passed on open.
 fn read_batch(
     opener: &mut Opener,
     paths: &[PathBuf],
     range: Range<usize>,
     mut content: Vec<u8>,
+    max_open: usize,
 ) -> Batch {
     let mut used = 0;
+    let mut open = 0;
+    let end = range.end;
     let mut sources = Vec::with_capacity(range.len());
     for at in range {
         let source = opener.open(&paths[at]).map(|(file, size)| {
@@ -328,8 +345,13 @@ fn read_batch(
             used += n;
             (range, file)
         });
+        open += usize::from(matches!(&source, Ok((_, Some(_)))));
         sources.push((at, source));
+        if open >= max_open {
+            break;
+        }
     }
+    let last = sources.last().is_none_or(|&(at, _)| at + 1 >= end);
     let content = Arc::new(content);
     let sources = sources
         .into_iter()
@@ -342,7 +364,11 @@ fn read_batch(
             (at, source)
         })
         .collect();
-    Batch { content, sources }
+    Batch {
+        content,
+        sources,
+        last,
+    }
 }
 
 /// Reads `file` into `buf` up to its end: returns the length of its whole content when
