@@ -1,7 +1,8 @@
 //! `join -o FILE` against `cat TAR > FILE`, measured in the same run on two layers: 60,000
 //! small files (1 byte to 8 KiB) and a few large files (128 MiB each). `join` syncs its
-//! output before renaming it into place, which `cat` does not; `cat+sync` (`cat TAR > FILE`
-//! then `sync FILE`) is the like-for-like baseline, and both ratios are printed.
+//! output before renaming it into place, which `cat` does not: `join` is compared with
+//! `cat+sync` (`cat TAR > FILE` then `sync FILE`), and `join --no-sync`, which renames
+//! without syncing, with `cat`.
 //!
 //! Run with `cargo bench -p splitfdstream-cli --bench join`. Environment:
 //! `BENCH_RUNS` (default 7), `BENCH_SMALL_FILES` (default 60000), `BENCH_LARGE_FILES`
@@ -100,7 +101,8 @@ fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
     assert!(status.success());
     let split = started.elapsed();
 
-    let (mut cat, mut cat_sync, mut join) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut cat, mut cat_sync, mut join, mut join_no_sync) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     // Warm the page cache for both sides, then alternate so drift hits both equally.
     for round in 0..=runs {
         let _ = fs::remove_file(&out);
@@ -122,10 +124,19 @@ fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
         let mut command = Command::new(bin);
         command.arg("join").arg(&stream).arg("-o").arg(&out);
         let j = time(command);
+        let _ = fs::remove_file(&out);
+        let mut command = Command::new(bin);
+        command
+            .args(["join", "--no-sync"])
+            .arg(&stream)
+            .arg("-o")
+            .arg(&out);
+        let n = time(command);
         if round > 0 {
             cat.push(c);
             cat_sync.push(s);
             join.push(j);
+            join_no_sync.push(n);
         }
     }
     assert!(
@@ -134,17 +145,29 @@ fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
     );
     let _ = fs::remove_file(&out);
     let size = fs::metadata(tar).unwrap().len();
-    let (cat, cat_sync, join) = (median(cat), median(cat_sync), median(join));
+    let (cat, cat_sync, join, join_no_sync) = (
+        median(cat),
+        median(cat_sync),
+        median(join),
+        median(join_no_sync),
+    );
     println!(
-        "{label:<14} {:>7.1} MiB   split {:>8.1} ms   cat {:>6.1} ms   cat+sync {:>6.1} ms   join {:>6.1} ms   join/cat {:.2}x   join/(cat+sync) {:.2}x   ({:.0} MiB/s)",
+        "{label}: {:.1} MiB, split {:.1} ms",
         f64::from(u32::try_from(size >> 10).unwrap_or(u32::MAX)) / 1024.0,
         ms(split),
+    );
+    println!(
+        "  join --no-sync {:>7.1} ms   cat      {:>7.1} ms   ratio {:.2}x",
+        ms(join_no_sync),
         ms(cat),
-        ms(cat_sync),
+        join_no_sync.as_secs_f64() / cat.as_secs_f64(),
+    );
+    println!(
+        "  join           {:>7.1} ms   cat+sync {:>7.1} ms   ratio {:.2}x   (join/cat {:.2}x)",
         ms(join),
-        join.as_secs_f64() / cat.as_secs_f64(),
+        ms(cat_sync),
         join.as_secs_f64() / cat_sync.as_secs_f64(),
-        f64::from(u32::try_from(size >> 20).unwrap_or(u32::MAX)) / join.as_secs_f64(),
+        join.as_secs_f64() / cat.as_secs_f64(),
     );
 }
 

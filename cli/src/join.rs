@@ -144,8 +144,8 @@ fn explain(error: io::Error, sources: &impl Named, fds: &Path) -> anyhow::Error 
     }
 }
 
-/// The `join` command: writes the rebuilt bytes to `output` (complete or not at all), or
-/// to stdout.
+/// The `join` command: writes the rebuilt bytes to `output` (complete or not at all, and
+/// when `durable`, on disk before it appears), or to stdout.
 ///
 /// # Errors
 ///
@@ -155,6 +155,7 @@ pub fn run(
     fds: &Path,
     sizes: &sizes::Lookup,
     output: Option<&Path>,
+    durable: bool,
     quiet: bool,
 ) -> Result<()> {
     if output.is_none() && io::stdout().is_terminal() {
@@ -189,7 +190,11 @@ pub fn run(
         Some(path) => {
             let out = AtomicFile::create(path)?;
             write_to(stream, &sources, fds, out.file(), &progress).with_context(context)?;
-            out.commit()?;
+            if durable {
+                out.commit()?;
+            } else {
+                out.commit_without_sync()?;
+            }
         }
     }
     progress.finish();
@@ -308,7 +313,8 @@ impl Write for HashingWriter {
 /// As [`rebuild`].
 pub fn verify(stream: &Path, fds: &Path, sizes: &sizes::Lookup, quiet: bool) -> Result<()> {
     let (paths, lens) = load(fds, sizes)?;
-    let sources = checked(lazy(paths), lens);
+    // As for `join`: helper threads open and read the sources ahead of the hashing.
+    let sources = checked(fd::OpenAhead::new(paths), lens);
     let progress = Progress::new(quiet, "verify", total_for_progress(quiet, stream, &sources));
     let mut hashing = HashingWriter::default();
     rebuild(stream, &sources, fds, |stream| {

@@ -93,7 +93,8 @@ struct SplitArgs {
 /// Rebuild the original bytes from a stream and its sources.
 ///
 /// Sources are opened only when the stream refers to them, a few at a time, so a layer of
-/// any number of files joins under a low open-file limit. OUT appears only when complete.
+/// any number of files joins under a low open-file limit. OUT appears only when complete,
+/// and by default only once it is on disk.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Example:
@@ -112,6 +113,10 @@ struct JoinArgs {
     /// Where to write the rebuilt bytes [default: stdout].
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
+    /// Rename OUT into place without first waiting for it to reach the disk: faster, but
+    /// after a power loss or crash OUT may be incomplete.
+    #[arg(long)]
+    no_sync: bool,
 }
 
 /// Make a stream from containers-storage tar-split metadata and the layer's files.
@@ -218,7 +223,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let fds = join::fds_or_default(&args.stream, args.fds);
             let output = args.output.filter(|path| path.as_os_str() != "-");
             let sizes = sizes::Lookup::new(&args.stream, args.sizes);
-            join::run(&args.stream, &fds, &sizes, output.as_deref(), quiet)
+            let durable = !args.no_sync;
+            join::run(
+                &args.stream,
+                &fds,
+                &sizes,
+                output.as_deref(),
+                durable,
+                quiet,
+            )
         }
         Command::FromTarSplit(args) => {
             let fds = join::fds_or_default(&args.output, args.fds);

@@ -56,16 +56,33 @@ impl AtomicFile {
     ///
     /// Writing to disk or the rename fails.
     pub fn commit(self) -> Result<()> {
-        let dest = self.dest;
         self.temp
             .as_file()
             .sync_all()
-            .with_context(|| format!("cannot write {} to disk", dest.display()))?;
+            .with_context(|| format!("cannot write {} to disk", self.dest.display()))?;
+        let dest = self.dest.clone();
+        self.rename()?;
+        sync_dir(crate::fdlist::base_dir(&dest));
+        Ok(())
+    }
+
+    /// Renames the file to its final name without waiting for it to reach the disk: the
+    /// name appears only once the file is complete, but after a crash it may hold a file
+    /// that is not.
+    ///
+    /// # Errors
+    ///
+    /// The rename fails.
+    pub fn commit_without_sync(self) -> Result<()> {
+        self.rename()
+    }
+
+    fn rename(self) -> Result<()> {
+        let dest = self.dest;
         self.temp
             .persist(&dest)
             .map_err(|error| error.error)
             .with_context(|| format!("cannot rename into {}", dest.display()))?;
-        sync_dir(crate::fdlist::base_dir(&dest));
         Ok(())
     }
 }
@@ -105,6 +122,18 @@ mod tests {
         file.write_all(b"bytes").unwrap();
         assert!(!dest.exists());
         file.commit().unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"bytes");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn appears_only_on_commit_without_sync_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out");
+        let mut file = AtomicFile::create(&dest).unwrap();
+        file.write_all(b"bytes").unwrap();
+        assert!(!dest.exists());
+        file.commit_without_sync().unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"bytes");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
