@@ -11,11 +11,12 @@
 //! into a pipe drained by another thread, and into a Unix socket drained by another
 //! thread. Sources are open descriptors (as received with `SCM_RIGHTS`); both layers are
 //! also rebuilt from paths opened, read and closed ahead by helper threads (`ours, ahead`,
-//! [`OpenAhead`], what `splitfdstream join` uses), and the 60,000-file layer from paths
-//! opened lazily (`ours, paths`, [`PathSources`]). Every variant runs once to warm the page
-//! cache, then the variants are interleaved for several rounds and the median wall time
-//! and CPU time (user + system, of this process and of `cat`, from `getrusage`) are
-//! printed with their ratios.
+//! [`OpenAhead`], what `splitfdstream join` uses). The 60,000-file layer is also rebuilt
+//! from paths opened lazily (`ours, paths`, [`PathSources`]) and from paths opened ahead
+//! with an `openat` each rather than in groups through `io_uring` (`ahead,openat`). Every
+//! variant runs once to warm the page cache, then the variants are interleaved for
+//! several rounds and the median wall time and CPU time (user + system, of this process
+//! and of `cat`, from `getrusage`) are printed with their ratios.
 //!
 //! For the 60,000-file layer one more row, `read only`, is a floor rather than a
 //! competitor: one thread per core opens, `fstat`s, reads and closes every source by a
@@ -137,6 +138,7 @@ enum Variant {
     Ours,
     OursPaths,
     OursAhead,
+    OursAheadOpenat,
     Baseline,
     Cat,
     ReadOnly,
@@ -148,6 +150,7 @@ impl Variant {
             Variant::Ours => "ours",
             Variant::OursPaths => "ours, paths",
             Variant::OursAhead => "ours, ahead",
+            Variant::OursAheadOpenat => "ahead,openat",
             Variant::Baseline => "pread+write",
             Variant::Cat => "cat",
             Variant::ReadOnly => "read only",
@@ -238,8 +241,9 @@ fn run(
                 .unwrap()
                 .total
         }
-        Variant::OursAhead => {
-            let ahead = OpenAhead::new(layer.paths.iter().cloned());
+        Variant::OursAhead | Variant::OursAheadOpenat => {
+            let ahead = OpenAhead::new(layer.paths.iter().cloned())
+                .with_io_uring(variant == Variant::OursAhead);
             ours()
                 .run(layer.stream.as_slice(), &ahead, &out)
                 .unwrap()
@@ -394,6 +398,7 @@ fn main() {
         }
         variants.push(Variant::OursAhead);
         if layer.name == "small" {
+            variants.push(Variant::OursAheadOpenat);
             variants.push(Variant::ReadOnly);
         }
         let outputs = match std::env::var("BENCH_OUTPUT").as_deref() {

@@ -19,8 +19,10 @@
 //!   adapters; it builds for bare-metal targets such as `thumbv7em-none-eabihf`.
 //! - `std`: the `std::io` adapters and reconstruction from files.
 //! - `fd` (unix; implies `std`): descriptor-level reconstruction, descriptor passing and
-//!   block-device sources, through `rustix`. The crate's only `unsafe` block (the
-//!   `BLKGETSIZE64` ioctl) lives in `fd`; without this feature the crate forbids `unsafe`.
+//!   block-device sources, through `rustix` (and, on Linux, `io-uring` to open files in
+//!   groups). The crate's only `unsafe` code (the `BLKGETSIZE64` ioctl, and queueing opens
+//!   on an `io_uring`) lives in one module of `fd`; without this feature the crate forbids
+//!   `unsafe`.
 //! - `async`: the `embedded-io-async` adapters (`no_std`, no allocation; builds for
 //!   bare-metal targets too).
 //! - `tokio-1` (implies `std`): the tokio adapters.
@@ -45,7 +47,8 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![cfg_attr(not(feature = "fd"), forbid(unsafe_code))]
-// One ioctl (`BLKGETSIZE64`) has no safe wrapper; its module alone allows `unsafe`.
+// One ioctl (`BLKGETSIZE64`) and `io_uring` submissions have no safe wrapper; their module
+// alone allows `unsafe`.
 #![cfg_attr(feature = "fd", deny(unsafe_code))]
 
 mod drive;

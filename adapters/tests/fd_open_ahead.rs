@@ -214,17 +214,21 @@ fn paths_in_several_directories_open_as_their_full_paths_would() {
         root.path().join("b/./x"),
         a.join("sub/../../top"),
     ];
-    let sources = OpenAhead::new(paths.clone()).with_depth(2);
-    for (i, want) in ["ax", "bx", "ax", "ay", "ax", "bx", "top"]
-        .iter()
-        .enumerate()
-    {
-        assert_eq!(
-            content(&sources, u64::try_from(i).unwrap()),
-            *want,
-            "{:?}",
-            paths[i]
-        );
+    for (depth, io_uring) in [(2, true), (2, false), (64, true), (64, false)] {
+        let sources = OpenAhead::new(paths.clone())
+            .with_depth(depth)
+            .with_io_uring(io_uring);
+        for (i, want) in ["ax", "bx", "ax", "ay", "ax", "bx", "top"]
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(
+                content(&sources, u64::try_from(i).unwrap()),
+                *want,
+                "{:?}, depth {depth}, io_uring {io_uring}",
+                paths[i]
+            );
+        }
     }
 }
 
@@ -241,16 +245,20 @@ fn paths_that_do_not_name_a_file_fail_as_opening_them_would() {
         root.path().join("file/.."),
         root.path().join("file"),
     ];
-    let sources = OpenAhead::new(paths.clone()).with_helpers(2);
-    for (i, path) in paths.iter().enumerate().take(4) {
-        let want = std::fs::File::open(path).unwrap_err();
-        let got = sources
-            .source(index(u64::try_from(i).unwrap()))
-            .unwrap_err();
-        assert_eq!(got.kind(), want.kind(), "{path:?}: {got}");
-        assert!(got.to_string().contains(&*path.to_string_lossy()), "{got}");
+    for io_uring in [true, false] {
+        let sources = OpenAhead::new(paths.clone())
+            .with_helpers(2)
+            .with_io_uring(io_uring);
+        for (i, path) in paths.iter().enumerate().take(4) {
+            let want = std::fs::File::open(path).unwrap_err();
+            let got = sources
+                .source(index(u64::try_from(i).unwrap()))
+                .unwrap_err();
+            assert_eq!(got.kind(), want.kind(), "{path:?}: {got}");
+            assert!(got.to_string().contains(&*path.to_string_lossy()), "{got}");
+        }
+        assert_eq!(content(&sources, 4), "content");
     }
-    assert_eq!(content(&sources, 4), "content");
 }
 
 #[test]
@@ -276,8 +284,10 @@ fn a_directory_fifo_or_character_device_is_refused_without_blocking() {
         "/dev/zero".into(),
         root.path().join("file"),
     ];
-    for helpers in [1, 2] {
-        let sources = OpenAhead::new(paths.clone()).with_helpers(helpers);
+    for (helpers, io_uring) in [(1, true), (2, true), (2, false)] {
+        let sources = OpenAhead::new(paths.clone())
+            .with_helpers(helpers)
+            .with_io_uring(io_uring);
         for (i, what) in ["directory", "pipe", "character device"].iter().enumerate() {
             let error = sources
                 .source(index(u64::try_from(i).unwrap()))
@@ -406,5 +416,55 @@ fn large_files_child() {
     println!(
         "child: rebuilt {} bytes from {FILES} files passed on open",
         copied.total
+    );
+}
+
+/// Whether this kernel lets a process open files through an `io_uring`.
+fn io_uring_available() -> bool {
+    io_uring::IoUring::<io_uring::squeue::Entry>::builder()
+        .setup_submit_all()
+        .build(4)
+        .is_ok()
+}
+
+fn io_uring_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().contains("io_uring"))
+        .count()
+}
+
+/// Helpers open files through an `io_uring` where the kernel allows it, and the bytes are
+/// those of opening each file with `openat`.
+#[test]
+fn helpers_open_through_io_uring_where_the_kernel_allows_it() {
+    if !io_uring_available() {
+        println!("skipped: io_uring is not available here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let paths = files(dir.path(), 3000);
+    let stream = stream_of(0..3000);
+    let (want, _) = rebuild(&stream, &PathSources::from_paths(paths.clone())).unwrap();
+    for io_uring in [true, false] {
+        let sources = OpenAhead::new(paths.clone()).with_io_uring(io_uring);
+        let (got, _) = rebuild(&stream, &sources).unwrap();
+        assert!(got == want, "rebuilt bytes differ (io_uring {io_uring})");
+    }
+    // With a small depth the helpers wait, rings open, until the reader catches up.
+    let sources = OpenAhead::new(paths).with_depth(8).with_helpers(2);
+    assert!(content(&sources, 0).starts_with("content 0"));
+    let mut rings = 0;
+    for _ in 0..100 {
+        rings = io_uring_descriptors();
+        if rings >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        rings >= 2,
+        "{rings} io_uring descriptors: the helpers have no ring"
     );
 }

@@ -19,6 +19,8 @@ use rustix::io::Errno;
 use splitfdstream::FdIndex;
 
 use super::source::FdKind;
+#[cfg(target_os = "linux")]
+use super::sys::OpenRing;
 use crate::std::{ReadAt, Sources};
 
 /// How many files [`OpenAhead`] holds open ahead of use by default.
@@ -66,7 +68,10 @@ const MAX_BATCH_CONTENT: usize = 4 << 20;
 ///
 /// Consecutive paths in the same directory are opened relative to that directory, which is
 /// looked up once for them: the same files as opening each path in full, unless the
-/// directory is renamed or replaced during the run.
+/// directory is renamed or replaced during the run. On Linux 5.18 or later each helper
+/// opens such paths in groups, with one `io_uring_enter` for a group rather than an
+/// `openat` each, where the kernel allows `io_uring` ([`with_io_uring`](OpenAhead::with_io_uring)).
+/// Files are still checked and read one by one.
 ///
 /// ```
 /// use splitfdstream_adapters::fd::{reconstruct, OpenAhead};
@@ -91,6 +96,7 @@ pub struct OpenAhead {
     paths: Arc<[PathBuf]>,
     depth: usize,
     helpers: usize,
+    io_uring: bool,
     state: Mutex<Ahead>,
 }
 
@@ -210,6 +216,7 @@ impl OpenAhead {
             paths: paths.into_iter().map(Into::into).collect(),
             depth: DEFAULT_OPEN_AHEAD,
             helpers: default_helpers(),
+            io_uring: true,
             state: Mutex::new(Ahead::default()),
         }
     }
@@ -219,6 +226,16 @@ impl OpenAhead {
     #[must_use]
     pub fn with_depth(mut self, depth: usize) -> OpenAhead {
         self.depth = depth.max(1);
+        self
+    }
+
+    /// Whether helper threads open groups of files with one `io_uring_enter` each (the
+    /// default; on Linux 5.18 or later, where the kernel allows `io_uring`) rather than with
+    /// an `openat` each. Both open the same files with the same flags, and where `io_uring`
+    /// cannot be used files are opened with `openat` either way.
+    #[must_use]
+    pub fn with_io_uring(mut self, io_uring: bool) -> OpenAhead {
+        self.io_uring = io_uring;
         self
     }
 
@@ -249,11 +266,15 @@ impl OpenAhead {
     fn start(&self, state: &mut Ahead) {
         state.started = true;
         // Each helper holds at most two batches ready (one queued, one waiting to be), so
-        // that it keeps working while the reader is busy; the reader uses one more. The
-        // open files are shared out among those batches.
-        let helpers = self.helpers.min(self.depth / 3).max(1);
-        let open_per_batch = (self.depth / (2 * helpers + 1)).max(1);
+        // that it keeps working while the reader is busy; the reader uses one more. Half
+        // the open files are shared out among those batches, for files passed on open;
+        // the other half among the helpers, for the group of files each opens at once
+        // and reads (groups of 21 opened a sixteenth faster than groups of 12).
+        let helpers = self.helpers.min(self.depth / 4).max(1);
+        let open_per_batch = (self.depth / 2 / (2 * helpers + 1)).max(1);
+        let group = (self.depth / 2 / helpers).clamp(1, MAX_BATCH);
         let batch = MAX_BATCH;
+        let io_uring = self.io_uring;
         for first in 0..helpers {
             let (sender, batches) = sync_channel(1);
             let (reuse, reused) = channel();
@@ -262,14 +283,17 @@ impl OpenAhead {
                 .name("splitfdstream-open-ahead".into())
                 .spawn(move || {
                     let mut opener = Opener::new();
+                    if io_uring {
+                        opener.use_io_uring(group);
+                    }
                     let mut at = first * batch;
                     while at < paths.len() {
                         let end = paths.len().min(at + batch);
                         let mut from = at;
                         while from < end {
                             let content = reused.try_recv().unwrap_or_default();
-                            let ready =
-                                read_batch(&mut opener, &paths, from..end, content, open_per_batch);
+                            let limits = (open_per_batch, group);
+                            let ready = read_batch(&mut opener, &paths, from..end, content, limits);
                             from = end.min(from + ready.sources.len().max(1));
                             // The reader went away: stop opening.
                             if sender.send(ready).is_err() {
@@ -321,20 +345,30 @@ impl OpenAhead {
 
 /// Opens and reads sources of `range` of `paths` in order, their content into `content`
 /// (a buffer handed back for reuse, or a new one), up to the end of the range or to the
-/// source that makes `max_open` files passed on open.
+/// source that makes `max_open` files passed on open. Files are opened `group` at a time.
 fn read_batch(
     opener: &mut Opener,
     paths: &[PathBuf],
     range: Range<usize>,
     mut content: Vec<u8>,
-    max_open: usize,
+    (max_open, group): (usize, usize),
 ) -> Batch {
     let mut used = 0;
     let mut open = 0;
     let end = range.end;
     let mut sources = Vec::with_capacity(range.len());
+    let mut opened = Vec::new().into_iter();
     for at in range {
-        let source = opener.open(&paths[at]).map(|(file, size)| {
+        if opened.len() == 0 {
+            let last = end.min(at + group.max(1));
+            opened = opener
+                .open_many(paths.get(at..last).unwrap_or_default())
+                .into_iter();
+        }
+        let Some(source) = opened.next() else {
+            break;
+        };
+        let source = source.map(|(file, size)| {
             // A buffer big enough for the batch is zeroed once, then reused.
             let room = (used + READ_WHOLE_MAX).min(MAX_BATCH_CONTENT);
             if content.len() < room {
@@ -417,6 +451,17 @@ fn blocking(file: File) -> File {
 struct Opener {
     dir: Option<(PathBuf, OwnedFd)>,
     flags: OFlags,
+    /// Opens groups of files in one system call, where the kernel allows it.
+    #[cfg(target_os = "linux")]
+    ring: Option<OpenRing>,
+}
+
+/// An opened file with a regular file's size, or the error of opening it.
+type Opened = io::Result<(File, Option<u64>)>;
+
+/// `error` with `path` in front.
+fn named(path: &Path, error: io::Error) -> io::Error {
+    io::Error::new(error.kind(), format!("{}: {error}", path.display()))
 }
 
 impl Opener {
@@ -425,48 +470,129 @@ impl Opener {
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOATIME;
         #[cfg(not(target_os = "linux"))]
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        Opener { dir: None, flags }
+        Opener {
+            dir: None,
+            flags,
+            #[cfg(target_os = "linux")]
+            ring: None,
+        }
+    }
+
+    /// Opens files in groups of up to `group` through an `io_uring`, where there is one.
+    fn use_io_uring(&mut self, group: usize) {
+        #[cfg(target_os = "linux")]
+        {
+            self.ring = u32::try_from(group.max(1)).ok().and_then(OpenRing::new);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = group;
+    }
+
+    /// Opens each of `paths` as [`open`](Opener::open) does, those in one directory with
+    /// one system call where the kernel allows it.
+    fn open_many(&mut self, paths: &[PathBuf]) -> Vec<Opened> {
+        let mut opened = Vec::with_capacity(paths.len());
+        let mut at = 0;
+        while let Some(rest) = paths.get(at..).filter(|rest| !rest.is_empty()) {
+            #[cfg(target_os = "linux")]
+            if let Some(run) = self.open_run(rest) {
+                at += run.len();
+                opened.extend(run);
+                continue;
+            }
+            opened.push(self.open(&rest[0]));
+            at += 1;
+        }
+        opened
+    }
+
+    /// Opens the first of `paths` and those right after it in the same directory, as many
+    /// as the ring takes, with one `io_uring_enter`; `None` when the ring cannot (there is
+    /// none, the first path has no directory part, or the ring failed).
+    #[cfg(target_os = "linux")]
+    fn open_run(&mut self, paths: &[PathBuf]) -> Option<Vec<Opened>> {
+        use ::std::ffi::CString;
+
+        let capacity = self.ring.as_ref()?.capacity();
+        let (parent, _) = split(paths.first()?)?;
+        let mut names = Vec::new();
+        for path in paths.iter().take(capacity) {
+            match split(path) {
+                Some((dir, name)) if dir.as_os_str() == parent.as_os_str() => {
+                    match CString::new(name.as_os_str().as_bytes()) {
+                        Ok(name) => names.push(name),
+                        Err(_) => break,
+                    }
+                }
+                _ => break,
+            }
+        }
+        if names.is_empty() || !self.enter_dir(parent) {
+            return None;
+        }
+        let (Some(ring), Some((_, dir))) = (self.ring.as_mut(), self.dir.as_ref()) else {
+            return None;
+        };
+        let Ok(results) = ring.open_all(dir.as_fd(), &names, self.flags) else {
+            // Opens go through `openat` from now on.
+            self.ring = None;
+            return None;
+        };
+        let mut opened = Vec::with_capacity(results.len());
+        for (path, result) in paths.iter().zip(results) {
+            let result = match result {
+                // `O_NOATIME` refused: `open_fd` drops it for good and opens again.
+                Err(error)
+                    if error.raw_os_error() == Some(Errno::PERM.raw_os_error())
+                        && self.flags.contains(OFlags::NOATIME) =>
+                {
+                    self.open_fd(path)
+                }
+                other => other,
+            };
+            opened.push(
+                result
+                    .map_err(|error| named(path, error))
+                    .and_then(|fd| checked(File::from(fd), path)),
+            );
+        }
+        Some(opened)
     }
 
     /// Opens `path` without blocking (a FIFO would wait for a writer) and checks that it
     /// is a regular file or a block device; returns it with a regular file's size. Every
     /// error names the path.
-    fn open(&mut self, path: &Path) -> io::Result<(File, Option<u64>)> {
-        let named =
-            |error: io::Error| io::Error::new(error.kind(), format!("{}: {error}", path.display()));
-        let file = File::from(self.open_fd(path).map_err(named)?);
-        let stat = rustix::fs::fstat(&file).map_err(|error| named(error.into()))?;
-        match FdKind::from_mode(stat.st_mode) {
-            FdKind::Regular => Ok((file, u64::try_from(stat.st_size).ok())),
-            FdKind::Block => Ok((file, None)),
-            kind => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "{}: is a {kind}; a path source must be a regular file or a block device",
-                    path.display()
-                ),
-            )),
+    fn open(&mut self, path: &Path) -> Opened {
+        let file = File::from(self.open_fd(path).map_err(|error| named(path, error))?);
+        checked(file, path)
+    }
+
+    /// Makes `dir` the directory that names are opened in; `false` if it cannot be opened.
+    fn enter_dir(&mut self, dir: &Path) -> bool {
+        if matches!(&self.dir, Some((current, _)) if current.as_os_str() == dir.as_os_str()) {
+            return true;
+        }
+        self.dir = None;
+        let fd = rustix::fs::open(
+            dir,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        );
+        match fd {
+            Ok(fd) => {
+                self.dir = Some((dir.to_path_buf(), fd));
+                true
+            }
+            Err(_) => false,
         }
     }
 
     fn open_fd(&mut self, path: &Path) -> io::Result<OwnedFd> {
-        let Some((parent, name)) = split(path) else {
+        // Without a directory to open the name in, let the full path's open report what
+        // is wrong.
+        let Some((parent, name)) = split(path).filter(|&(parent, _)| self.enter_dir(parent)) else {
             return self.retry(|flags| rustix::fs::open(path, flags, Mode::empty()));
         };
-        let same = |dir: &PathBuf| dir.as_os_str().as_bytes() == parent.as_os_str().as_bytes();
-        if !matches!(&self.dir, Some((dir, _)) if same(dir)) {
-            self.dir = None;
-            let fd = rustix::fs::open(
-                parent,
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            );
-            match fd {
-                Ok(fd) => self.dir = Some((parent.to_path_buf(), fd)),
-                // Let the full path's open report what is wrong.
-                Err(_) => return self.retry(|flags| rustix::fs::open(path, flags, Mode::empty())),
-            }
-        }
         let Some((_, dir)) = self.dir.take() else {
             return self.retry(|flags| rustix::fs::open(path, flags, Mode::empty()));
         };
@@ -491,6 +617,23 @@ impl Opener {
                 other => return other.map_err(io::Error::from),
             }
         }
+    }
+}
+
+/// `file`, opened from `path`, if it is a regular file or a block device, with a regular
+/// file's size; an error naming `path` otherwise.
+fn checked(file: File, path: &Path) -> Opened {
+    let stat = rustix::fs::fstat(&file).map_err(|error| named(path, error.into()))?;
+    match FdKind::from_mode(stat.st_mode) {
+        FdKind::Regular => Ok((file, u64::try_from(stat.st_size).ok())),
+        FdKind::Block => Ok((file, None)),
+        kind => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{}: is a {kind}; a path source must be a regular file or a block device",
+                path.display()
+            ),
+        )),
     }
 }
 
