@@ -61,6 +61,19 @@ impl<S: Named + Sources> Named for ExpectedLens<S> {
     }
 }
 
+/// Sources opened and read ahead by helper threads, holding at most about a quarter of
+/// the open-file limit (and at most [`fd::DEFAULT_OPEN_AHEAD`]) open, so that a join runs
+/// under a limit as low as 64.
+pub fn open_ahead(paths: Vec<PathBuf>) -> fd::OpenAhead {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    let depth = limit
+        .and_then(|limit| usize::try_from(limit / 4).ok())
+        .map_or(fd::DEFAULT_OPEN_AHEAD, |quarter| {
+            quarter.clamp(4, fd::DEFAULT_OPEN_AHEAD)
+        });
+    fd::OpenAhead::new(paths).with_depth(depth)
+}
+
 /// Sources kept open between references. Reopening a deduplicated source costs one
 /// `open`; keeping few open lets a join run under an open-file limit as low as 64.
 pub const OPEN_SOURCES: usize = 32;
@@ -164,7 +177,7 @@ pub fn run(
     // Opening and reading the files of a layer of small ones is most of the work: helper
     // threads do it ahead of use, with at most a few dozen files open.
     let (paths, lens) = load(fds, sizes)?;
-    let sources = checked(fd::OpenAhead::new(paths), lens);
+    let sources = checked(open_ahead(paths), lens);
     let progress = Progress::new(quiet, "join", total_for_progress(quiet, stream, &sources));
     let context = || format!("cannot join {}", stream.display());
     match output {
@@ -314,7 +327,7 @@ impl Write for HashingWriter {
 pub fn verify(stream: &Path, fds: &Path, sizes: &sizes::Lookup, quiet: bool) -> Result<()> {
     let (paths, lens) = load(fds, sizes)?;
     // As for `join`: helper threads open and read the sources ahead of the hashing.
-    let sources = checked(fd::OpenAhead::new(paths), lens);
+    let sources = checked(open_ahead(paths), lens);
     let progress = Progress::new(quiet, "verify", total_for_progress(quiet, stream, &sources));
     let mut hashing = HashingWriter::default();
     rebuild(stream, &sources, fds, |stream| {
