@@ -21,7 +21,9 @@
 //! For the 60,000-file layer one more row, `read only`, is a floor rather than a
 //! competitor: one thread per core opens, `fstat`s, reads and closes every source by a
 //! name relative to its directory, and writes nothing. Any reconstruction from paths does
-//! at least this work, and writes the output besides.
+//! at least this work, and writes the output besides, which costs at least what `cat`
+//! spends: the `floor` line spreads those two CPU times over the cores, the wall time no
+//! reconstruction from paths can beat on this machine.
 //!
 //! `cargo bench -p splitfdstream-adapters --features std,fd --bench fd_reconstruct`; set
 //! `BENCH_QUICK=1` for fewer rounds, `BENCH_ROUNDS=N` for `N` rounds, `BENCH_LAYER=small` or `large` for one layer,
@@ -453,6 +455,18 @@ fn main() {
                     wall[at].as_secs_f64() / wall[cat].as_secs_f64(),
                     cpu[at].as_secs_f64() / cpu[cat].as_secs_f64().max(1e-6),
                     cpu[at].as_secs_f64() / cpu[base].as_secs_f64().max(1e-6),
+                );
+            }
+            if let Some(read) = variants.iter().position(|&v| v == Variant::ReadOnly) {
+                // Reading the sources and writing the output (at cat's cost, the cheapest
+                // way to write these bytes here) on every core at once, with no overhead.
+                let cores = thread::available_parallelism().map_or(1, std::num::NonZero::get);
+                let floor =
+                    (cpu[read] + cpu[cat]).as_secs_f64() / f64::from(u32::try_from(cores).unwrap());
+                println!(
+                    "  floor: (read only + cat) CPU over {cores} cores = {:.1} ms, {:.2}x cat",
+                    floor * 1e3,
+                    floor / wall[cat].as_secs_f64(),
                 );
             }
         }
