@@ -38,7 +38,7 @@ impl Methods {
     pub const NONE: Methods = Methods(0);
     /// `copy_file_range`, into a regular file.
     pub const COPY_FILE_RANGE: Methods = Methods(1);
-    /// `splice`, into a pipe directly or into a socket through a pipe.
+    /// `splice`, into a pipe directly or into a socket or a regular file through a pipe.
     pub const SPLICE: Methods = Methods(2);
     /// `sendfile`, into a socket.
     pub const SENDFILE: Methods = Methods(4);
