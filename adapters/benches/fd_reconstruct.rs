@@ -21,9 +21,10 @@
 //! For the 60,000-file layer one more row, `read only`, is a floor rather than a
 //! competitor: one thread per core opens, `fstat`s, reads and closes every source by a
 //! name relative to its directory, and writes nothing. Any reconstruction from paths does
-//! at least this work, and writes the output besides, which costs at least what `cat`
-//! spends: the `floor` line spreads those two CPU times over the cores, the wall time no
-//! reconstruction from paths can beat on this machine.
+//! at least this work, and writes the output besides, which into a regular file costs at
+//! least what `cat` spends (it copies in the kernel with `copy_file_range`): the `floor`
+//! line spreads those two CPU times over the cores, the wall time no reconstruction from
+//! paths into a file can beat on this machine.
 //!
 //! `cargo bench -p splitfdstream-adapters --features std,fd --bench fd_reconstruct`; set
 //! `BENCH_QUICK=1` for fewer rounds, `BENCH_ROUNDS=N` for `N` rounds, `BENCH_LAYER=small` or `large` for one layer,
@@ -268,7 +269,10 @@ fn run(
     };
     drop(out);
     if let Some(drainer) = drainer {
-        assert_eq!(drainer.join().unwrap(), written);
+        let drained = drainer.join().unwrap();
+        if variant != Variant::ReadOnly {
+            assert_eq!(drained, written);
+        }
     }
     let wall = start.elapsed();
     let cpu = cpu_time() - cpu;
@@ -410,7 +414,8 @@ fn main() {
             _ => vec![Output::File, Output::Pipe, Output::Socket],
         };
         for output in outputs {
-            // The floor writes nothing: one row, with the regular file's.
+            // The floor is for a regular file, where `cat`'s cost is the least any writer
+            // pays; it writes nothing itself, so one row does.
             let variants: Vec<Variant> = variants
                 .iter()
                 .copied()

@@ -318,6 +318,33 @@ fn pipe_output_uses_splice() {
     assert_same(&got, &want);
 }
 
+/// A pipe output smaller than 1 MiB is grown to it, so the writer and the reader take
+/// turns less often.
+#[test]
+fn a_pipe_output_is_widened() {
+    let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    rustix::pipe::fcntl_setpipe_size(&writer, 64 * 1024).unwrap();
+    let layer = layer();
+    let drainer = thread::spawn(move || {
+        let mut bytes = Vec::new();
+        File::from(reader).read_to_end(&mut bytes).unwrap();
+        bytes
+    });
+    Reconstruct::new()
+        .run(layer.stream.as_slice(), &layer.files, &writer)
+        .unwrap();
+    let size = rustix::pipe::fcntl_getpipe_size(&writer).unwrap();
+    drop(writer);
+    assert_same(&drainer.join().unwrap(), &expected(&layer));
+    let allowed: usize = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+        .map_or(1 << 20, |max| max.trim().parse().unwrap());
+    if allowed >= 1 << 20 {
+        assert_eq!(size, 1 << 20, "pipe capacity after the run");
+    } else {
+        println!("pipes are held to {allowed} bytes here: {size} after the run");
+    }
+}
+
 #[test]
 fn non_blocking_pipe_output_waits_instead_of_failing() {
     let layer = layer();

@@ -65,6 +65,11 @@
 //! taken as the end (procfs and FUSE files read short before it, and a file may be
 //! extended). The length read is checked against the size the caller expects, if any.
 //!
+//! A pipe output with less than 1 MiB of capacity is grown to 1 MiB where the kernel
+//! allows it (`F_SETPIPE_SZ`): with the default 64 KiB the writer and the reader take
+//! turns four times per staging buffer, and a layer of small files rebuilt into a pipe
+//! went from 1.6–1.75× to 1.4–1.45× the time of `cat` with the larger pipe.
+//!
 //! Interrupted calls are retried and `EAGAIN` on a non-blocking output waits for it with
 //! `poll`, so an output may be non-blocking.
 //!

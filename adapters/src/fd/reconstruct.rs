@@ -153,6 +153,9 @@ impl Reconstruct {
         let mut stream = stream;
         let out = out.as_fd();
         let kind = FdKind::of(out)?;
+        if kind == FdKind::Pipe {
+            widen_pipe(out);
+        }
         let mut methods = usable(kind).without(Methods::ALL.without(self.methods));
         // Where `copy_file_range` is used only to share extents, both offsets must be
         // multiples of this; 1 allows any.
@@ -452,4 +455,20 @@ fn read_at<T: ReadAt + ?Sized>(source: &T, buf: &mut [u8], offset: u64) -> io::R
             other => return other.map(|n| n.min(buf.len())),
         }
     }
+}
+
+/// The capacity a pipe output is given when it has less, where the kernel allows it.
+#[cfg(target_os = "linux")]
+const PIPE_CAPACITY: usize = 1 << 20;
+
+/// Grows the pipe `out` to [`PIPE_CAPACITY`] if it is smaller. With the default 64 KiB a
+/// writer and its reader take turns every 64 KiB, and each turn waits for a thread to be
+/// woken; the larger size is best effort (an unprivileged process may be held to less).
+fn widen_pipe(out: BorrowedFd<'_>) {
+    #[cfg(target_os = "linux")]
+    if rustix::pipe::fcntl_getpipe_size(out).is_ok_and(|size| size < PIPE_CAPACITY) {
+        let _ = rustix::pipe::fcntl_setpipe_size(out, PIPE_CAPACITY);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = out;
 }
