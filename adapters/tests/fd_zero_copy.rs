@@ -322,20 +322,15 @@ fn pipe_output_uses_splice() {
 /// turns less often.
 #[test]
 fn a_pipe_output_is_widened() {
-    let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
-    rustix::pipe::fcntl_setpipe_size(&writer, 64 * 1024).unwrap();
     let layer = layer();
-    let drainer = thread::spawn(move || {
-        let mut bytes = Vec::new();
-        File::from(reader).read_to_end(&mut bytes).unwrap();
-        bytes
+    let mut size = 0;
+    let (_, got) = into_pipe(|fd| {
+        rustix::pipe::fcntl_setpipe_size(fd, 64 * 1024)?;
+        let copied = Reconstruct::new().run(layer.stream.as_slice(), &layer.files, fd)?;
+        size = rustix::pipe::fcntl_getpipe_size(fd)?;
+        Ok(copied)
     });
-    Reconstruct::new()
-        .run(layer.stream.as_slice(), &layer.files, &writer)
-        .unwrap();
-    let size = rustix::pipe::fcntl_getpipe_size(&writer).unwrap();
-    drop(writer);
-    assert_same(&drainer.join().unwrap(), &expected(&layer));
+    assert_same(&got, &expected(&layer));
     let allowed: usize = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
         .map_or(1 << 20, |max| max.trim().parse().unwrap());
     if allowed >= 1 << 20 {

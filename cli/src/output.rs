@@ -115,27 +115,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn appears_only_on_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("out");
-        let mut file = AtomicFile::create(&dest).unwrap();
-        file.write_all(b"bytes").unwrap();
-        assert!(!dest.exists());
-        file.commit().unwrap();
-        assert_eq!(std::fs::read(&dest).unwrap(), b"bytes");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn appears_only_on_commit_without_sync_too() {
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("out");
-        let mut file = AtomicFile::create(&dest).unwrap();
-        file.write_all(b"bytes").unwrap();
-        assert!(!dest.exists());
-        file.commit_without_sync().unwrap();
-        assert_eq!(std::fs::read(&dest).unwrap(), b"bytes");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    fn appears_only_on_commit_with_or_without_sync() {
+        let commits: [fn(AtomicFile) -> Result<()>; 2] =
+            [AtomicFile::commit, AtomicFile::commit_without_sync];
+        for commit in commits {
+            let dir = tempfile::tempdir().unwrap();
+            let dest = dir.path().join("out");
+            let mut file = AtomicFile::create(&dest).unwrap();
+            file.write_all(b"bytes").unwrap();
+            assert!(!dest.exists());
+            commit(file).unwrap();
+            assert_eq!(std::fs::read(&dest).unwrap(), b"bytes");
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        }
     }
 
     #[test]
