@@ -162,10 +162,10 @@ fn regular_file_output_splices_where_no_extent_can_be_shared() {
     }
 }
 
-/// A regular file whose output refuses `splice` (opened for appending) gets the same
-/// bytes through writes.
+/// With `splice` the only method, large externals reach a regular file through the
+/// private pipe, with the same bytes.
 #[test]
-fn regular_file_output_without_copy_file_range_splices_or_writes() {
+fn regular_file_output_with_splice_alone_goes_through_the_pipe() {
     let layer = layer();
     let want = expected(&layer);
     let out = tempfile::tempfile().unwrap();
