@@ -72,9 +72,11 @@ impl OpenRing {
     }
 
     /// Opens each of `names` relative to `dir` with `flags`, as `openat` would, and
-    /// returns one result per name, in order. `Err` means the ring failed as a whole,
-    /// before opening anything; it is not used again, and the caller opens the files
-    /// another way.
+    /// returns one result per name, in order. `Err` means the ring failed as a whole: it
+    /// is not used again, what it opened is closed, and the caller opens the files another
+    /// way. The ring fails before opening anything, except if waiting for opens under way
+    /// fails a thousand times over, which no kernel does; opens still under way then are
+    /// left to the kernel.
     pub(crate) fn open_all(
         &mut self,
         dir: BorrowedFd<'_>,
