@@ -175,7 +175,7 @@ pub fn run(
         bail!("refusing to write binary output to a terminal; use -o FILE or redirect stdout");
     }
     // Opening and reading the files of a layer of small ones is most of the work: helper
-    // threads do it ahead of use, with at most a few dozen files open.
+    // threads do it ahead of use, within a quarter of the open-file limit.
     let (paths, lens) = load(fds, sizes)?;
     let sources = checked(open_ahead(paths), lens);
     let progress = Progress::new(quiet, "join", total_for_progress(quiet, stream, &sources));

@@ -224,8 +224,8 @@ impl Output<'_> {
     }
 
     /// `splice` from a file into a socket or a regular file through this output's pipe:
-    /// source → pipe, then pipe → output until the pipe is empty. Returns the bytes taken from the
-    /// source, all of which reached the output.
+    /// source → pipe, then pipe → output until the pipe is empty. Returns the bytes taken
+    /// from the source, all of which reached the output.
     #[cfg(target_os = "linux")]
     fn splice_through_pipe(
         &mut self,
