@@ -1,6 +1,6 @@
 //! Reconstruction into descriptors, side by side in one run:
 //!
-//! - `ours`: [`fd::Reconstruct`] (kernel copies, batched small pieces);
+//! - `ours`: [`Reconstruct`] (kernel copies, batched small pieces);
 //! - `pread+write`: the std [`reconstruct`], which copies every external with `pread` and
 //!   `write` through a 128 KiB staging buffer (the baseline);
 //! - `cat`: `cat` of the original tar-equivalent file into the same kind of output, the
@@ -10,10 +10,15 @@
 //! as in a tar, and a few large files (3 × 120 MiB). Each is rebuilt into a regular file,
 //! into a pipe drained by another thread, and into a Unix socket drained by another
 //! thread. Sources are open descriptors (as received with `SCM_RIGHTS`); both layers are
-//! also rebuilt from paths opened, read and closed ahead by helper threads (`ours, ahead`,
-//! [`OpenAhead`], what `splitfdstream join` uses). The 60,000-file layer is also rebuilt
-//! from paths opened lazily (`ours, paths`, [`PathSources`]) and from paths opened ahead
-//! with an `openat` each rather than in groups through `io_uring` (`ahead,openat`). Every
+//! also rebuilt from paths ([`PathSources`], opened, read and closed ahead by helper
+//! threads) by every driver: `fd, paths` ([`Reconstruct`], what `splitfdstream join`
+//! uses), `std, paths` ([`reconstruct`], what `verify` uses), `Read, paths`
+//! ([`Reconstructor`] copied out with `io::copy`), `seek, paths`
+//! ([`SeekableReconstructor`], likewise) and, with the `tokio-1` feature, `tokio, paths`;
+//! the `vs fd,paths` column compares each with the first. The 60,000-file layer is also
+//! rebuilt from paths opened lazily, one at a time on the reconstruction's thread (`fd,
+//! lazy`), and from paths opened ahead with an `openat` each rather than in groups through
+//! `io_uring` (`fd, openat`). Every
 //! variant runs once to warm the page cache, then the variants are interleaved for
 //! several rounds and the median wall time and CPU time (user + system, of this process
 //! and of `cat`, from `getrusage`) are printed with their ratios.
@@ -44,8 +49,10 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use splitfdstream_adapters::fd::{Methods, OpenAhead, Reconstruct};
-use splitfdstream_adapters::std::{reconstruct, PathSources, Writer};
+use splitfdstream_adapters::fd::{Methods, Reconstruct};
+use splitfdstream_adapters::std::{
+    reconstruct, PathSources, Reconstructor, SeekableReconstructor, Writer,
+};
 
 /// A small deterministic generator (xorshift).
 struct Rng(u64);
@@ -139,9 +146,14 @@ impl Output {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Variant {
     Ours,
-    OursPaths,
-    OursAhead,
-    OursAheadOpenat,
+    FdPaths,
+    FdLazy,
+    FdOpenat,
+    StdPaths,
+    ReadPaths,
+    SeekPaths,
+    #[cfg(feature = "tokio-1")]
+    TokioPaths,
     Baseline,
     Cat,
     ReadOnly,
@@ -151,9 +163,14 @@ impl Variant {
     fn name(self) -> &'static str {
         match self {
             Variant::Ours => "ours",
-            Variant::OursPaths => "ours, paths",
-            Variant::OursAhead => "ours, ahead",
-            Variant::OursAheadOpenat => "ahead,openat",
+            Variant::FdPaths => "fd, paths",
+            Variant::FdLazy => "fd, lazy",
+            Variant::FdOpenat => "fd, openat",
+            Variant::StdPaths => "std, paths",
+            Variant::ReadPaths => "Read, paths",
+            Variant::SeekPaths => "seek, paths",
+            #[cfg(feature = "tokio-1")]
+            Variant::TokioPaths => "tokio, paths",
             Variant::Baseline => "pread+write",
             Variant::Cat => "cat",
             Variant::ReadOnly => "read only",
@@ -222,7 +239,6 @@ fn ours() -> Reconstruct {
 fn run(
     layer: &Layer,
     files: &[File],
-    paths: &PathSources,
     variant: Variant,
     output: Output,
     scratch: &Path,
@@ -238,22 +254,38 @@ fn run(
                 .unwrap()
                 .total
         }
-        Variant::OursPaths => {
+        Variant::FdPaths | Variant::FdLazy | Variant::FdOpenat => {
+            let paths = paths(layer)
+                .with_read_ahead(variant != Variant::FdLazy)
+                .with_io_uring(variant != Variant::FdOpenat);
             ours()
-                .run(layer.stream.as_slice(), paths, &out)
+                .run(layer.stream.as_slice(), &paths, &out)
                 .unwrap()
                 .total
         }
-        Variant::OursAhead | Variant::OursAheadOpenat => {
-            let ahead = OpenAhead::new(layer.paths.iter().cloned())
-                .with_io_uring(variant == Variant::OursAhead);
-            ours()
-                .run(layer.stream.as_slice(), &ahead, &out)
-                .unwrap()
-                .total
+        Variant::StdPaths => reconstruct(layer.stream.as_slice(), &paths(layer), &out).unwrap(),
+        Variant::ReadPaths => {
+            let mut rebuilt = Reconstructor::new(layer.stream.as_slice(), paths(layer));
+            io::copy(&mut rebuilt, &mut &out).unwrap()
         }
+        Variant::SeekPaths => {
+            let stream = io::Cursor::new(layer.stream.as_slice());
+            let mut rebuilt = SeekableReconstructor::new(stream, paths(layer)).unwrap();
+            io::copy(&mut rebuilt, &mut &out).unwrap()
+        }
+        #[cfg(feature = "tokio-1")]
+        Variant::TokioPaths => tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let out = tokio::fs::File::from_std(out.try_clone().unwrap());
+                let sources = std::sync::Arc::new(paths(layer));
+                splitfdstream_adapters::tokio_1::reconstruct(layer.stream.as_slice(), sources, out)
+                    .await
+            })
+            .unwrap(),
         Variant::Baseline if files.is_empty() => {
-            reconstruct(layer.stream.as_slice(), paths, &out).unwrap()
+            reconstruct(layer.stream.as_slice(), &paths(layer), &out).unwrap()
         }
         Variant::Baseline => reconstruct(layer.stream.as_slice(), files, &out).unwrap(),
         Variant::Cat => {
@@ -289,6 +321,11 @@ fn run(
         std::fs::remove_file(&target).unwrap();
     }
     (wall, cpu)
+}
+
+/// The sources of `layer` by path, read ahead.
+fn paths(layer: &Layer) -> PathSources {
+    PathSources::from_paths(layer.paths.iter().cloned())
 }
 
 /// Opens, `fstat`s, reads and closes every source of `layer`, one thread per core, by
@@ -394,18 +431,20 @@ fn main() {
             );
             Vec::new()
         };
-        let paths = PathSources::from_paths(layer.paths.iter().cloned());
         let mut variants = vec![Variant::Cat, Variant::Baseline];
         if !files.is_empty() {
             variants.insert(1, Variant::Ours);
         }
+        variants.extend([
+            Variant::FdPaths,
+            Variant::StdPaths,
+            Variant::ReadPaths,
+            Variant::SeekPaths,
+            #[cfg(feature = "tokio-1")]
+            Variant::TokioPaths,
+        ]);
         if layer.name == "small" {
-            variants.push(Variant::OursPaths);
-        }
-        variants.push(Variant::OursAhead);
-        if layer.name == "small" {
-            variants.push(Variant::OursAheadOpenat);
-            variants.push(Variant::ReadOnly);
+            variants.extend([Variant::FdLazy, Variant::FdOpenat, Variant::ReadOnly]);
         }
         let outputs = match std::env::var("BENCH_OUTPUT").as_deref() {
             Ok("file") => vec![Output::File],
@@ -424,12 +463,14 @@ fn main() {
             let mut wall = vec![Vec::new(); variants.len()];
             let mut cpu = vec![Vec::new(); variants.len()];
             for &variant in &variants {
-                run(layer, &files, &paths, variant, output, scratch.path());
+                run(layer, &files, variant, output, scratch.path());
             }
             for round in 0..rounds {
                 for step in 0..variants.len() {
                     let at = (step + round) % variants.len();
-                    let (w, c) = run(layer, &files, &paths, variants[at], output, scratch.path());
+                    // Written back before each run, so that none inherits another's writeback.
+                    rustix::fs::sync();
+                    let (w, c) = run(layer, &files, variants[at], output, scratch.path());
                     wall[at].push(w);
                     cpu[at].push(c);
                 }
@@ -441,6 +482,10 @@ fn main() {
                 .iter()
                 .position(|&v| v == Variant::Baseline)
                 .unwrap();
+            let ahead = variants
+                .iter()
+                .position(|&v| v == Variant::FdPaths)
+                .unwrap();
             println!(
                 "\n{} layer ({:.0} MiB) into a {}, median of {rounds}:",
                 layer.name,
@@ -448,18 +493,19 @@ fn main() {
                 output.name()
             );
             println!(
-                "  {:<12} {:>9} {:>9} {:>10} {:>10} {:>12}",
-                "", "wall ms", "cpu ms", "wall/cat", "cpu/cat", "cpu/pread+w"
+                "  {:<12} {:>9} {:>9} {:>10} {:>10} {:>12} {:>12}",
+                "", "wall ms", "cpu ms", "wall/cat", "cpu/cat", "cpu/pread+w", "vs fd,paths"
             );
             for (at, variant) in variants.iter().enumerate() {
                 println!(
-                    "  {:<12} {:>9.1} {:>9.1} {:>9.2}x {:>9.2}x {:>11.2}x",
+                    "  {:<12} {:>9.1} {:>9.1} {:>9.2}x {:>9.2}x {:>11.2}x {:>11.2}x",
                     variant.name(),
                     wall[at].as_secs_f64() * 1e3,
                     cpu[at].as_secs_f64() * 1e3,
                     wall[at].as_secs_f64() / wall[cat].as_secs_f64(),
                     cpu[at].as_secs_f64() / cpu[cat].as_secs_f64().max(1e-6),
                     cpu[at].as_secs_f64() / cpu[base].as_secs_f64().max(1e-6),
+                    wall[at].as_secs_f64() / wall[ahead].as_secs_f64(),
                 );
             }
             if let Some(read) = variants.iter().position(|&v| v == Variant::ReadOnly) {

@@ -248,10 +248,13 @@ fn run(layer: &Layer, files: &[File], variant: Variant, output: Output) -> (Dura
                     .collect();
                 baseline(&layer.stream, &files, out)
             }
-            Variant::OursFiles => reconstruct(File::open(&layer.stream).unwrap(), files, out),
+            Variant::OursFiles => {
+                reconstruct(File::open(&layer.stream).unwrap(), files, out).map_err(io::Error::from)
+            }
             Variant::OursPaths => {
                 let sources = PathSources::from_paths(&layer.sources);
                 reconstruct(File::open(&layer.stream).unwrap(), &sources, out)
+                    .map_err(io::Error::from)
             }
         }
         .unwrap()

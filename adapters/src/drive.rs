@@ -183,7 +183,7 @@ impl ExternalCopy {
     }
 
     /// The size the copy must reach, when known.
-    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    #[cfg_attr(not(feature = "fd"), allow(dead_code))]
     pub(crate) const fn len(&self) -> Option<u64> {
         self.len
     }
@@ -251,23 +251,33 @@ pub(crate) enum Step {
     ReadStream,
     /// Write `stream_buf[range]`, inline data.
     WriteInline(Range<usize>),
-    /// Find source `index` and its size, then call [`Rebuild::source_opened`].
+    /// Find source `index` and its size, then call [`Rebuild::source_opened`]; asked again
+    /// until then (a driver may put it off, to do it where it may block).
     OpenSource(FdIndex),
-    /// Read source `index`, from where its last read ended, into `copy_buf[..want]`, then
-    /// call [`Rebuild::source_read`].
-    ReadSource { index: FdIndex, want: usize },
-    /// Write `copy_buf[..len]`, bytes just read from the source.
+    /// Read source `index` from `offset` (where its last read ended) into a buffer of
+    /// `want` bytes, then call [`Rebuild::source_read`].
+    ReadSource {
+        index: FdIndex,
+        offset: u64,
+        want: usize,
+    },
+    /// Pass on the `len` bytes just read from the source.
     WriteSource(usize),
     /// The stream ended cleanly after `total` rebuilt bytes: flush the output.
     End { total: u64 },
 }
 
-/// The sans-IO reconstruction of a stream into an output through two buffers, one for the
-/// stream and one for copying sources: the loop of the drivers that read sources in order
-/// (`Read + Seek`), blocking and async alike.
+/// The sans-IO reconstruction of a stream: the one copy loop of every driver but the
+/// descriptor one (which keeps kernel copies of its own and shares [`ExternalCopy`]).
+///
+/// Blocking and async, positional (`ReadAt`) and sequential (`Read + Seek`) sources alike:
+/// the driver performs the I/O each [`Step`] asks for, into buffers of its choosing, and
+/// reports the outcome.
 #[derive(Clone, Debug)]
 pub(crate) struct Rebuild {
     feed: Feed,
+    /// The source to open next.
+    opening: Option<FdIndex>,
     /// The source being copied.
     copy: Option<(FdIndex, ExternalCopy)>,
     /// Bytes read from the source and not yet handed out for writing.
@@ -279,33 +289,48 @@ impl Rebuild {
     pub(crate) const fn new(limits: Limits) -> Rebuild {
         Rebuild {
             feed: Feed::new(limits),
+            opening: None,
             copy: None,
             unwritten: 0,
             total: 0,
         }
     }
 
-    /// The next thing to do, given the stream buffer last refilled and the length of the
-    /// copy buffer.
-    pub(crate) fn step(&mut self, stream_buf: &[u8], copy_len: usize) -> Result<Step, DecodeError> {
+    /// The next thing to do, given the stream buffer last refilled and `room`, the most
+    /// bytes the driver can take from a source now.
+    pub(crate) fn step(&mut self, stream_buf: &[u8], room: usize) -> Result<Step, DecodeError> {
         if self.unwritten > 0 {
             return Ok(Step::WriteSource(core::mem::take(&mut self.unwritten)));
         }
         if let Some((index, copy)) = &self.copy {
             return Ok(Step::ReadSource {
                 index: *index,
-                want: copy.want(copy_len),
+                offset: copy.offset(),
+                want: copy.want(room),
             });
+        }
+        if let Some(index) = self.opening {
+            return Ok(Step::OpenSource(index));
         }
         Ok(match self.feed.poll(stream_buf)? {
             Event::Inline { range, .. } => {
                 self.total = self.total.saturating_add(len_u64(range.len()));
                 Step::WriteInline(range)
             }
-            Event::External(index) => Step::OpenSource(index),
+            Event::External(index) => {
+                self.opening = Some(index);
+                Step::OpenSource(index)
+            }
             Event::NeedInput => Step::ReadStream,
             Event::End => Step::End { total: self.total },
         })
+    }
+
+    /// What a source still owes, plus one, capped at `room` (see [`ExternalCopy::want`]),
+    /// while one is being copied: a driver that stages output uses it to make room first.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    pub(crate) fn source_want(&self, room: usize) -> Option<usize> {
+        self.copy.as_ref().map(|(_, copy)| copy.want(room))
     }
 
     /// The part of the stream buffer to read into for [`Step::ReadStream`].
@@ -318,6 +343,18 @@ impl Rebuild {
         self.feed.filled(n);
     }
 
+    /// Stream bytes decoded so far.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    pub(crate) const fn position(&self) -> u64 {
+        self.feed.position()
+    }
+
+    /// Rebuilt bytes handed out so far.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    pub(crate) const fn total(&self) -> u64 {
+        self.total
+    }
+
     /// Starts copying source `index` for [`Step::OpenSource`]: its own size, when known,
     /// and the size the caller expects, if any.
     pub(crate) fn source_opened(
@@ -326,12 +363,13 @@ impl Rebuild {
         size: Option<u64>,
         expected: Option<u64>,
     ) -> Result<(), SourceError> {
+        self.opening = None;
         self.copy = Some((index, ExternalCopy::new(index, size, expected)?));
         Ok(())
     }
 
     /// Records that the read of [`Step::ReadSource`] asked for `want` bytes and returned
-    /// `n`; they are written next (never when this fails).
+    /// `n`; they are handed out next (never when this fails).
     pub(crate) fn source_read(&mut self, n: usize, want: usize) -> Result<(), SourceError> {
         let Some((_, copy)) = &mut self.copy else {
             return Ok(());

@@ -154,35 +154,39 @@ impl SourceError {
     }
 }
 
+impl SourceError {
+    /// What is wrong with the source, without naming it: the message after "external
+    /// source N: ".
+    pub fn reason(&self) -> impl fmt::Display + '_ {
+        Reason(self)
+    }
+}
+
+/// [`SourceError::reason`].
+struct Reason<'a>(&'a SourceError);
+
+impl fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self.0 {
+            SourceError::Missing { .. } => f.write_str("no such source"),
+            SourceError::SizeMismatch {
+                expected, actual, ..
+            } => write!(f, "size is {actual} bytes, {expected} expected"),
+            SourceError::Shrank { expected, read, .. } => write!(
+                f,
+                "ended after {read} of {expected} bytes (it shrank while being read)"
+            ),
+            SourceError::Grew { expected, .. } => {
+                write!(f, "more than {expected} bytes (it grew while being read)")
+            }
+            SourceError::UnknownSize { .. } => f.write_str("size unknown, random access needs it"),
+        }
+    }
+}
+
 impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            SourceError::Missing { index } => write!(f, "external source {index}: no such source"),
-            SourceError::SizeMismatch {
-                index,
-                expected,
-                actual,
-            } => write!(
-                f,
-                "external source {index}: size is {actual} bytes, {expected} expected"
-            ),
-            SourceError::Shrank {
-                index,
-                expected,
-                read,
-            } => write!(
-                f,
-                "external source {index}: ended after {read} of {expected} bytes (it shrank while being read)"
-            ),
-            SourceError::Grew { index, expected } => write!(
-                f,
-                "external source {index}: more than {expected} bytes (it grew while being read)"
-            ),
-            SourceError::UnknownSize { index } => write!(
-                f,
-                "external source {index}: size unknown, random access needs it"
-            ),
-        }
+        write!(f, "external source {}: {}", self.index(), self.reason())
     }
 }
 

@@ -54,6 +54,7 @@
 mod drive;
 mod error;
 mod io_loops;
+mod source_ref;
 
 #[cfg(feature = "async")]
 pub mod asynch;
@@ -66,6 +67,7 @@ pub mod std;
 pub mod tokio_1;
 
 pub use error::{ReadError, SourceError, WriteError};
+pub use source_ref::SourceRef;
 
 /// The smallest read buffer a reader accepts: one chunk prefix.
 pub const MIN_BUFFER_LEN: usize = splitfdstream::HEADER_LEN;

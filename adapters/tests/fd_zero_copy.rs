@@ -85,7 +85,9 @@ fn read_back(mut file: File) -> Vec<u8> {
 }
 
 /// Runs `write` with the write end of a pipe while a thread drains the read end.
-fn into_pipe(write: impl FnOnce(BorrowedFd<'_>) -> io::Result<Copied>) -> (Copied, Vec<u8>) {
+fn into_pipe(
+    write: impl FnOnce(BorrowedFd<'_>) -> Result<Copied, splitfdstream_adapters::std::Error>,
+) -> (Copied, Vec<u8>) {
     let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     let drainer = thread::spawn(move || {
         let mut bytes = Vec::new();
@@ -98,7 +100,9 @@ fn into_pipe(write: impl FnOnce(BorrowedFd<'_>) -> io::Result<Copied>) -> (Copie
 }
 
 /// Runs `write` with one end of a Unix socket pair while a thread drains the other.
-fn into_socket(write: impl FnOnce(BorrowedFd<'_>) -> io::Result<Copied>) -> (Copied, Vec<u8>) {
+fn into_socket(
+    write: impl FnOnce(BorrowedFd<'_>) -> Result<Copied, splitfdstream_adapters::std::Error>,
+) -> (Copied, Vec<u8>) {
     let (ours, mut theirs) = UnixStream::pair().unwrap();
     let drainer = thread::spawn(move || {
         let mut bytes = Vec::new();
@@ -325,9 +329,9 @@ fn a_pipe_output_is_widened() {
     let layer = layer();
     let mut size = 0;
     let (_, got) = into_pipe(|fd| {
-        rustix::pipe::fcntl_setpipe_size(fd, 64 * 1024)?;
+        rustix::pipe::fcntl_setpipe_size(fd, 64 * 1024).unwrap();
         let copied = Reconstruct::new().run(layer.stream.as_slice(), &layer.files, fd)?;
-        size = rustix::pipe::fcntl_getpipe_size(fd)?;
+        size = rustix::pipe::fcntl_getpipe_size(fd).unwrap();
         Ok(copied)
     });
     assert_same(&got, &expected(&layer));
@@ -496,7 +500,7 @@ fn expected_sizes_are_checked() {
         .run(layer.stream.as_slice(), &sources, &out)
         .unwrap_err();
     assert_eq!(error.kind(), io::ErrorKind::InvalidData);
-    let inner = error.get_ref().unwrap().downcast_ref::<SourceError>();
+    let inner = source_check(&error);
     assert!(
         matches!(
             inner,
@@ -551,7 +555,7 @@ fn expected_sizes_of_small_sources_are_checked() {
         let error = Reconstruct::new()
             .run(layer.stream.as_slice(), &sources, &out)
             .unwrap_err();
-        let inner = error.get_ref().unwrap().downcast_ref::<SourceError>();
+        let inner = source_check(&error);
         assert_eq!(inner, Some(&want), "{error}");
     }
     let lens = [
@@ -587,7 +591,7 @@ fn a_source_shorter_than_its_size_is_an_error_on_every_path() {
             .methods(methods)
             .run(stream.as_slice(), &range, &out)
             .unwrap_err();
-        let inner = error.get_ref().unwrap().downcast_ref::<SourceError>();
+        let inner = source_check(&error);
         assert!(
             matches!(
                 inner,
@@ -658,7 +662,7 @@ fn a_source_longer_than_its_size_is_an_error_and_not_copied() {
             )
         };
         let error = result.unwrap_err();
-        let inner = error.get_ref().unwrap().downcast_ref::<SourceError>();
+        let inner = source_check(&error);
         assert!(
             matches!(
                 inner,
@@ -703,7 +707,7 @@ fn a_source_truncated_mid_copy_is_an_error() {
     drop(writer);
     let written = drainer.join().unwrap();
     let error = result.unwrap_err();
-    let inner = error.get_ref().unwrap().downcast_ref::<SourceError>();
+    let inner = source_check(&error);
     assert!(
         matches!(inner, Some(SourceError::Shrank { index: 0, expected, .. }) if *expected == 4 << 20),
         "{error}"
@@ -794,7 +798,7 @@ fn a_small_region_past_the_end_of_its_file_is_an_error() {
             .methods(methods)
             .run(stream.as_slice(), &range, &out)
             .unwrap_err();
-        let inner = error.get_ref().unwrap().downcast_ref::<SourceError>();
+        let inner = source_check(&error);
         assert_eq!(
             inner,
             Some(&SourceError::Shrank {
@@ -804,5 +808,13 @@ fn a_small_region_past_the_end_of_its_file_is_an_error() {
             }),
             "{methods:?}: {error}"
         );
+    }
+}
+
+/// The failed check of a source inside a reconstruction error.
+fn source_check(error: &splitfdstream_adapters::std::Error) -> Option<&SourceError> {
+    match error.source_failure()?.fault() {
+        splitfdstream_adapters::std::SourceFault::Check(error) => Some(error),
+        _ => None,
     }
 }

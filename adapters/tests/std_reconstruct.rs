@@ -85,7 +85,9 @@ fn the_open_file_cache_stays_bounded() {
 }
 
 /// Rebuilds External(0) from `path` on another thread, giving up after ten seconds.
-fn rebuild_path_with_deadline(path: &std::path::Path) -> io::Result<Vec<u8>> {
+fn rebuild_path_with_deadline(
+    path: &std::path::Path,
+) -> Result<Vec<u8>, splitfdstream_adapters::std::Error> {
     let stream = encode(&[Item::External(0)]);
     let sources = PathSources::from_paths([path]);
     let (done, result) = std::sync::mpsc::channel();
@@ -193,7 +195,10 @@ fn truncated_streams_are_invalid_data() {
     for (cut, missing) in [(3, 5), (8 + 5, 3), (8 + 8 + 2, 2)] {
         let error = reconstruct(&full[..cut], &sources, io::sink()).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
-        let decode = error.get_ref().unwrap().downcast_ref::<DecodeError>();
+        let decode = match &error {
+            splitfdstream_adapters::std::Error::Decode(error) => Some(error),
+            _ => None,
+        };
         assert_eq!(
             decode,
             Some(&DecodeError::Truncated { missing }),

@@ -212,7 +212,7 @@ pub fn run(input: Option<&Path>, quiet: bool) -> Result<()> {
             let stream = File::open(&outputs.stream)
                 .with_context(|| format!("cannot open {}", outputs.stream.display()))?;
             let started = Instant::now();
-            let written = fd::reconstruct(&stream, &crate::join::lazy(paths), &rebuilt)
+            let written = fd::reconstruct(&stream, &crate::join::open_ahead(paths), &rebuilt)
                 .context("cannot rebuild the tar")?;
             Joined {
                 written,

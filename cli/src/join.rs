@@ -17,7 +17,10 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use splitfdstream::FdIndex;
 use splitfdstream_adapters::fd;
-use splitfdstream_adapters::std::{reconstruct, ExpectedLens, PathSources, SourceIoError, Sources};
+use splitfdstream_adapters::std::{
+    reconstruct, Error, ExpectedLens, PathSources, SourceFailure, SourceFault, Sources,
+    DEFAULT_OPEN_AHEAD,
+};
 use splitfdstream_adapters::SourceError;
 
 use crate::fdlist;
@@ -38,11 +41,6 @@ pub fn load(fds: &Path, sizes: &sizes::Lookup) -> Result<(Vec<PathBuf>, Option<V
     Ok((paths, lens))
 }
 
-/// Sources opened lazily from `paths`, at most [`OPEN_SOURCES`] kept open.
-pub fn lazy(paths: Vec<PathBuf>) -> PathSources {
-    PathSources::from_paths(paths).with_cache_capacity(OPEN_SOURCES)
-}
-
 /// `sources`, each of which must have the size the sizes file gives it (any size without a
 /// sizes file): the stream's references carry no length, so this is what catches a source
 /// that was truncated or appended to.
@@ -51,60 +49,24 @@ pub fn checked<S: Sources>(sources: S, lens: Option<Vec<u64>>) -> ExpectedLens<S
     ExpectedLens::new(sources, lens)
 }
 
-impl<S: Named + Sources> Named for ExpectedLens<S> {
-    fn count(&self) -> usize {
-        self.sources().count()
-    }
-
-    fn path_of(&self, index: FdIndex) -> Option<&Path> {
-        self.sources().path_of(index)
-    }
-}
-
 /// Sources opened and read ahead by helper threads, holding at most about a quarter of
-/// the open-file limit (and at most [`fd::DEFAULT_OPEN_AHEAD`]) open, so that a join runs
+/// the open-file limit (and at most [`DEFAULT_OPEN_AHEAD`]) open, so that a join runs
 /// under a limit as low as 64.
-pub fn open_ahead(paths: Vec<PathBuf>) -> fd::OpenAhead {
+pub fn open_ahead(paths: Vec<PathBuf>) -> PathSources {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
     let depth = limit
         .and_then(|limit| usize::try_from(limit / 4).ok())
-        .map_or(fd::DEFAULT_OPEN_AHEAD, |quarter| {
-            quarter.clamp(4, fd::DEFAULT_OPEN_AHEAD)
+        .map_or(DEFAULT_OPEN_AHEAD, |quarter| {
+            quarter.clamp(4, DEFAULT_OPEN_AHEAD)
         });
-    fd::OpenAhead::new(paths).with_depth(depth)
+    PathSources::from_paths(paths)
+        .with_depth(depth)
+        .with_cache_capacity(OPEN_SOURCES)
 }
 
-/// Sources kept open between references. Reopening a deduplicated source costs one
-/// `open`; keeping few open lets a join run under an open-file limit as low as 64.
+/// Sources kept open for references out of order. Reopening a deduplicated source costs
+/// one `open`; keeping few open lets a join run under an open-file limit as low as 64.
 pub const OPEN_SOURCES: usize = 32;
-
-/// What an error message can say about the sources: how many there are and their paths.
-pub trait Named {
-    /// The number of sources.
-    fn count(&self) -> usize;
-    /// The path of source `index`.
-    fn path_of(&self, index: FdIndex) -> Option<&Path>;
-}
-
-impl Named for PathSources {
-    fn count(&self) -> usize {
-        self.len()
-    }
-
-    fn path_of(&self, index: FdIndex) -> Option<&Path> {
-        self.path(index)
-    }
-}
-
-impl Named for fd::OpenAhead {
-    fn count(&self) -> usize {
-        self.len()
-    }
-
-    fn path_of(&self, index: FdIndex) -> Option<&Path> {
-        self.path(index)
-    }
-}
 
 /// Opens the stream at `stream` and rebuilds it with `how` (one of the adapters'
 /// reconstructions over `sources`); returns the bytes written.
@@ -115,46 +77,30 @@ impl Named for fd::OpenAhead {
 /// or writing fails; the error says which, with the fd list's size for a missing index.
 pub fn rebuild(
     stream: &Path,
-    sources: &impl Named,
+    sources: &PathSources,
     fds: &Path,
-    how: impl FnOnce(&File) -> io::Result<u64>,
+    how: impl FnOnce(&File) -> Result<u64, Error>,
 ) -> Result<u64> {
     let file = File::open(stream).with_context(|| format!("cannot open {}", stream.display()))?;
-    how(&file).map_err(|error| explain(error, sources, fds))
+    how(&file).map_err(|error| explain(error, sources.len(), fds))
 }
 
-/// Adds what the fd list knows to a reconstruction error: its size for an index it lacks,
-/// the path of a source that failed.
-fn explain(error: io::Error, sources: &impl Named, fds: &Path) -> anyhow::Error {
-    let inner = error.get_ref();
-    let missing = inner
-        .and_then(|inner| inner.downcast_ref::<SourceError>())
-        .is_some_and(|inner| matches!(inner, SourceError::Missing { .. }));
-    let index = inner.and_then(|inner| {
-        inner
-            .downcast_ref::<SourceIoError>()
-            .map(SourceIoError::index)
-            .or_else(|| inner.downcast_ref::<SourceError>().map(SourceError::index))
-    });
-    let message = error.to_string();
+/// Adds what the fd list knows to a reconstruction error: its size for an index it lacks.
+/// The typed error already names the source's path.
+fn explain(error: Error, count: usize, fds: &Path) -> anyhow::Error {
+    let missing = matches!(
+        error.source_failure().map(SourceFailure::fault),
+        Some(SourceFault::Check(SourceError::Missing { .. }))
+    );
     let error = anyhow::Error::new(error);
     if missing {
-        let count = sources.count();
         let entries = if count == 1 { "entry" } else { "entries" };
         return error.context(format!(
             "the fd list {} has {count} {entries}",
             fds.display()
         ));
     }
-    match index
-        .and_then(FdIndex::new)
-        .and_then(|index| sources.path_of(index))
-    {
-        Some(path) if !message.contains(&*path.to_string_lossy()) => {
-            error.context(format!("reading {}", path.display()))
-        }
-        _ => error,
-    }
+    error
 }
 
 /// The `join` command: writes the rebuilt bytes to `output` (complete or not at all, and
@@ -218,14 +164,14 @@ pub fn run(
 /// files, `splice` into pipes), falling back to reads and writes.
 fn write_to(
     stream: &Path,
-    sources: &ExpectedLens<fd::OpenAhead>,
+    sources: &ExpectedLens<PathSources>,
     fds: &Path,
     out: &File,
     progress: &Progress,
 ) -> Result<u64> {
     let kernel = |stream: &File| fd::reconstruct(stream, sources, out);
     if !progress.is_visible() {
-        return rebuild(stream, sources, fds, kernel);
+        return rebuild(stream, sources.sources(), fds, kernel);
     }
     if out.metadata().is_ok_and(|meta| meta.is_file()) {
         // Kernel copies bypass any writer: follow the output file's length instead.
@@ -239,12 +185,12 @@ fn write_to(
                     std::thread::sleep(Duration::from_millis(100));
                 }
             });
-            let result = rebuild(stream, sources, fds, kernel);
+            let result = rebuild(stream, sources.sources(), fds, kernel);
             done.store(true, Ordering::Relaxed);
             result
         });
     }
-    rebuild(stream, sources, fds, |stream| {
+    rebuild(stream, sources.sources(), fds, |stream| {
         reconstruct(stream, sources, progress.track(out))
     })
 }
@@ -253,10 +199,10 @@ fn write_to(
 /// stream plus the current size of every source it refers to. Worked out only when a bar is
 /// drawn; `None` (a bar without a total) when anything is off, which the join itself will
 /// then report.
-fn total_for_progress<S: Sources + Named>(
+fn total_for_progress(
     quiet: bool,
     stream: &Path,
-    sources: &ExpectedLens<S>,
+    sources: &ExpectedLens<PathSources>,
 ) -> Option<u64> {
     if !Progress::shown(quiet) {
         return None;
@@ -270,8 +216,8 @@ fn total_for_progress<S: Sources + Named>(
                 Some(&size) => size,
                 None => {
                     let at = FdIndex::new(index).context("no such source")?;
-                    let path = sources.path_of(at).context("no such source")?;
-                    let size = match sources.expected_len(at) {
+                    let path = sources.sources().path(at).context("no such source")?;
+                    let size = match sources.expected_len(at.into()) {
                         Some(size) => size,
                         None => fs::metadata(path)?.len(),
                     };
@@ -330,7 +276,7 @@ pub fn verify(stream: &Path, fds: &Path, sizes: &sizes::Lookup, quiet: bool) -> 
     let sources = checked(open_ahead(paths), lens);
     let progress = Progress::new(quiet, "verify", total_for_progress(quiet, stream, &sources));
     let mut hashing = HashingWriter::default();
-    rebuild(stream, &sources, fds, |stream| {
+    rebuild(stream, sources.sources(), fds, |stream| {
         reconstruct(stream, &sources, progress.track(&mut hashing))
     })
     .with_context(|| format!("cannot verify {}", stream.display()))?;

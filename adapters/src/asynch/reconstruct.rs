@@ -22,8 +22,8 @@ crate::embedded_io::seekable_sources! {
 /// let mut table: SourceTable<SliceSource<'_>, 4> = SourceTable::new();
 /// table.push_with_len(SliceSource::new(b"boot"), 4).unwrap();
 /// let first = FdIndex::new(0).unwrap();
-/// assert_eq!(Sources::expected_len(&table, first), Some(4));
-/// assert!(Sources::source(&mut table, FdIndex::new(1).unwrap()).is_none());
+/// assert_eq!(Sources::expected_len(&table, first.into()), Some(4));
+/// assert!(Sources::source(&mut table, FdIndex::new(1).unwrap().into()).is_none());
 /// ```
 }
 

@@ -24,21 +24,23 @@ macro_rules! seekable_sources {
             /// is taken as its end.
             type Source: Read + Seek;
 
-            /// The source for `index`, or `None` when there is none.
-            fn source(&mut self, index: ::splitfdstream::FdIndex) -> Option<&mut Self::Source>;
+            /// The source `reference` names ([`SourceRef::Index`](crate::SourceRef::Index):
+            /// the `i`-th of the list), or `None` when there is none. Called once when a
+            /// reference is reached and again for each read of it, so it must be cheap.
+            fn source(&mut self, reference: $crate::SourceRef<'_>) -> Option<&mut Self::Source>;
 
-            /// The size the caller expects source `index` to have, if any; a source of
-            /// another size is then an error. Defaults to `None`.
-            fn expected_len(&self, index: ::splitfdstream::FdIndex) -> Option<u64> {
-                let _ = index;
-                None
+            /// The size the source must have, if any; a source of another size is then an
+            /// error. Defaults to the size the reference itself carries.
+            fn expected_len(&self, reference: $crate::SourceRef<'_>) -> Option<u64> {
+                reference.required_len()
             }
         }
 
         impl<S: Read + Seek> Sources for [S] {
             type Source = S;
 
-            fn source(&mut self, index: ::splitfdstream::FdIndex) -> Option<&mut S> {
+            fn source(&mut self, reference: $crate::SourceRef<'_>) -> Option<&mut S> {
+                let index = reference.index()?;
                 $crate::embedded_io::slot(self.len(), index).and_then(|at| self.get_mut(at))
             }
         }
@@ -46,20 +48,20 @@ macro_rules! seekable_sources {
         impl<S: Read + Seek, const N: usize> Sources for [S; N] {
             type Source = S;
 
-            fn source(&mut self, index: ::splitfdstream::FdIndex) -> Option<&mut S> {
-                self.as_mut_slice().source(index)
+            fn source(&mut self, reference: $crate::SourceRef<'_>) -> Option<&mut S> {
+                self.as_mut_slice().source(reference)
             }
         }
 
         impl<S: Read + Seek, const N: usize> Sources for $crate::embedded_io::SourceTable<S, N> {
             type Source = S;
 
-            fn source(&mut self, index: ::splitfdstream::FdIndex) -> Option<&mut S> {
-                self.source_mut(index)
+            fn source(&mut self, reference: $crate::SourceRef<'_>) -> Option<&mut S> {
+                self.source_mut(reference.index()?)
             }
 
-            fn expected_len(&self, index: ::splitfdstream::FdIndex) -> Option<u64> {
-                self.expected(index)
+            fn expected_len(&self, reference: $crate::SourceRef<'_>) -> Option<u64> {
+                reference.index().and_then(|index| self.expected(index))
             }
         }
     };
@@ -367,9 +369,9 @@ macro_rules! reconstruct_loop {
                         .map_err(write_error)?;
                 }
                 Step::OpenSource(index) => {
-                    let expected = $sources.expected_len(index);
+                    let expected = $sources.expected_len(index.into());
                     let source = $sources
-                        .source(index)
+                        .source(index.into())
                         .ok_or($crate::SourceError::Missing { index: index.get() })?;
                     let size = source
                         .seek(::embedded_io_07::SeekFrom::End(0))$(.$await)?
@@ -379,9 +381,9 @@ macro_rules! reconstruct_loop {
                         .map_err(source_io(index))?;
                     rebuild.source_opened(index, Some(size), expected)?;
                 }
-                Step::ReadSource { index, want } => {
+                Step::ReadSource { index, want, .. } => {
                     let source = $sources
-                        .source(index)
+                        .source(index.into())
                         .ok_or($crate::SourceError::Missing { index: index.get() })?;
                     let target = copy_buf.get_mut(..want).unwrap_or_default();
                     let n = read_retrying(source, target)$(.$await)?.map_err(source_io(index))?;

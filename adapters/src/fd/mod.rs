@@ -127,10 +127,11 @@
 //!
 //! When sources are files named by path rather than open descriptors (a layer of 60,000
 //! files cannot all be open at once under a common open-file limit), opening, reading and
-//! closing each file costs more than writing it out. [`OpenAhead`] does that in index
-//! order on helper threads, a bounded number ahead, so that this work overlaps the writes:
-//! small files arrive as their content, read whole, and larger ones open, for the kernel
-//! to copy.
+//! closing each file costs more than writing it out.
+//! [`PathSources`](crate::std::PathSources) does that in index order on helper threads, a
+//! bounded number ahead, so that this work overlaps the writes: small files arrive as
+//! their content, read whole, and larger ones open, for the kernel to copy. With this
+//! feature, on Linux 5.18 or later, the helpers open files in groups through `io_uring`.
 //!
 //! # Sources that are not whole files
 //!
@@ -140,14 +141,12 @@
 //!   image, an area of a block device that already holds the content. Reads stay inside
 //!   the range and the kernel copies start at `offset`.
 
-mod ahead;
 mod pass;
 mod reconstruct;
 mod retry;
 mod source;
-mod sys;
+pub(crate) mod sys;
 
-pub use ahead::{AheadSource, OpenAhead, DEFAULT_OPEN_AHEAD};
 pub use pass::{
     receive, receive_at_most, send, PassError, Received, DEFAULT_MAX_SOURCES, MAX_FDS_PER_MESSAGE,
 };

@@ -11,7 +11,8 @@ use splitfdstream::{FdIndex, Limits};
 use super::retry::{write_all, write_all_vectored};
 use super::source::{source_size, FdKind};
 use crate::drive::{len_u64, Event, ExternalCopy, Feed, Progress, Staging};
-use crate::std::{invalid_data, open_source, source_io, ReadAt, Sources, DEFAULT_BUFFER_LEN};
+use crate::std::steps::{open_source, output, Blame};
+use crate::std::{read_at_retrying, read_retrying, Error, ReadAt, Sources, DEFAULT_BUFFER_LEN};
 
 mod kernel;
 
@@ -144,7 +145,7 @@ impl Reconstruct {
     /// The errors of [`crate::std::reconstruct`]; and the error of a kernel copy that is
     /// not one that falls back (for example `ENOSPC`, `EPIPE`, `EIO`). On error, part of
     /// the output may have been written.
-    pub fn run<R, S, F>(&self, stream: R, sources: &S, out: F) -> io::Result<Copied>
+    pub fn run<R, S, F>(&self, stream: R, sources: &S, out: F) -> Result<Copied, Error>
     where
         R: io::Read,
         S: Sources + ?Sized,
@@ -152,7 +153,7 @@ impl Reconstruct {
     {
         let mut stream = stream;
         let out = out.as_fd();
-        let kind = FdKind::of(out)?;
+        let kind = FdKind::of(out).map_err(output(0))?;
         if kind == FdKind::Pipe {
             widen_pipe(out);
         }
@@ -184,22 +185,21 @@ impl Reconstruct {
         };
         let mut buf = vec![0; DEFAULT_BUFFER_LEN].into_boxed_slice();
         let mut feed = Feed::new(Limits::new());
+        sources.rewind();
         loop {
-            match feed.poll(&buf).map_err(invalid_data)? {
+            match feed.poll(&buf)? {
                 Event::Inline { range, .. } => {
                     let bytes = buf.get(range).unwrap_or_default();
                     output.put(bytes)?;
                     output.copied.inline += len_u64(bytes.len());
                 }
-                Event::External(index) => output.external(sources, index)?,
+                Event::External(index) => output.external(sources, index, feed.position())?,
                 Event::NeedInput => {
                     let target = feed.refill_target(&mut buf);
-                    let n = loop {
-                        match stream.read(target) {
-                            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                            other => break other?.min(target.len()),
-                        }
-                    };
+                    let n = read_retrying(&mut stream, target).map_err(|error| Error::Stream {
+                        offset: feed.position(),
+                        error,
+                    })?;
                     feed.filled(n);
                 }
                 Event::End => {
@@ -247,7 +247,7 @@ impl Reconstruct {
 /// # Errors
 ///
 /// As for [`Reconstruct::run`].
-pub fn reconstruct<R, S, F>(stream: R, sources: &S, out: F) -> io::Result<u64>
+pub fn reconstruct<R, S, F>(stream: R, sources: &S, out: F) -> Result<u64, Error>
 where
     R: io::Read,
     S: Sources + ?Sized,
@@ -280,6 +280,11 @@ struct Output<'a> {
 
 impl Output<'_> {
     /// The output offset at which the staged bytes end.
+    /// Rebuilt bytes handed to the output so far, staged or written.
+    fn written(&self) -> u64 {
+        self.staged_end() - self.start
+    }
+
     fn staged_end(&self) -> u64 {
         let c = &self.copied;
         self.start + c.inline + c.copy_file_range + c.splice + c.sendfile + c.read_write
@@ -287,14 +292,15 @@ impl Output<'_> {
 
     /// Frees at least `STAGING_LEN - WRITE_ALIGN` bytes of the staging buffer, writing the
     /// staged bytes up to the last aligned output offset and keeping the rest.
-    fn make_room(&mut self) -> io::Result<()> {
+    fn make_room(&mut self) -> Result<(), Error> {
         let staged = self.staging.len();
         let past = usize::try_from(self.staged_end() % WRITE_ALIGN).unwrap_or(0);
         if self.kind != FdKind::Regular || past >= staged {
             return self.flush();
         }
         let head = staged - past;
-        write_all(self.fd, self.buf.get(..head).unwrap_or_default())?;
+        let written = self.written();
+        write_all(self.fd, self.buf.get(..head).unwrap_or_default()).map_err(output(written))?;
         self.buf.copy_within(head..staged, 0);
         self.staging.clear();
         self.staging.commit(past);
@@ -307,8 +313,8 @@ impl Output<'_> {
         &mut self,
         source: &T,
         copy: &mut ExternalCopy,
-        index: FdIndex,
-    ) -> io::Result<()> {
+        blame: &Blame<'_>,
+    ) -> Result<(), Error> {
         let Some(len) = copy.len() else {
             return Ok(());
         };
@@ -323,9 +329,9 @@ impl Output<'_> {
         while need > 0 {
             let spare = self.staging.spare(&mut self.buf);
             let target = spare.get_mut(..need).unwrap_or_default();
-            let n = read_at(source, target, copy.offset()).map_err(source_io(index.get()))?;
+            let n = read_at_retrying(source, target, copy.offset()).map_err(|e| blame.io(e))?;
             // A read of 0 here is a source that shrank: advance() says so.
-            copy.advance(n)?;
+            copy.advance(n).map_err(|e| blame.check(e))?;
             self.staging.commit(n);
             self.copied.read_write += len_u64(n);
             need -= n.min(need);
@@ -333,12 +339,14 @@ impl Output<'_> {
         Ok(())
     }
 
-    fn flush(&mut self) -> io::Result<()> {
+    fn flush(&mut self) -> Result<(), Error> {
         if self.staging.len() > 0 {
+            let written = self.written();
             write_all(
                 self.fd,
                 self.buf.get(..self.staging.len()).unwrap_or_default(),
-            )?;
+            )
+            .map_err(output(written))?;
             self.staging.clear();
         }
         Ok(())
@@ -346,7 +354,7 @@ impl Output<'_> {
 
     /// Passes inline `bytes` on: staged when small, else written together with what is
     /// staged in one `writev`.
-    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let cap = self.buf.len();
         if Staging::should_stage(bytes.len(), cap) {
             if !self.staging.fits(bytes.len(), cap) {
@@ -356,16 +364,22 @@ impl Output<'_> {
             return Ok(());
         }
         let staged = self.buf.get(..self.staging.len()).unwrap_or_default();
-        write_all_vectored(self.fd, staged, bytes)?;
+        write_all_vectored(self.fd, staged, bytes).map_err(output(self.written()))?;
         self.staging.clear();
         Ok(())
     }
 
     /// Copies external source `index` from its offset 0 to its end.
-    fn external<S: Sources + ?Sized>(&mut self, sources: &S, index: FdIndex) -> io::Result<()> {
-        let source = open_source(sources, index)?;
+    fn external<S: Sources + ?Sized>(
+        &mut self,
+        sources: &S,
+        index: FdIndex,
+        at: u64,
+    ) -> Result<(), Error> {
+        let blame = Blame::new(sources, index, at);
+        let source = open_source(sources, index, at)?;
         let region = source.fd_region();
-        let expected = sources.expected_len(index);
+        let expected = sources.expected_len(index.into());
         // A source smaller than the kernel-copy threshold is read without a size lookup:
         // one read usually gets all of it, and one more read of 0 confirms the end. A short
         // read alone proves nothing (procfs, FUSE, a file being extended), so it never ends
@@ -380,43 +394,44 @@ impl Output<'_> {
             }
             let spare = self.staging.spare(&mut self.buf);
             let target = spare.get_mut(..want).unwrap_or_default();
-            let n = read_at(&source, target, 0).map_err(source_io(index.get()))?;
+            let n = read_at_retrying(&source, target, 0).map_err(|e| blame.io(e))?;
             if n < want {
-                let mut copy = ExternalCopy::new(index, None, expected)?;
-                let progress = copy.advance_read(n, want)?;
+                let mut copy =
+                    ExternalCopy::new(index, None, expected).map_err(|e| blame.check(e))?;
+                let progress = copy.advance_read(n, want).map_err(|e| blame.check(e))?;
                 self.staging.commit(n);
                 self.copied.read_write += len_u64(n);
                 if progress == Progress::Done {
                     return Ok(());
                 }
-                return self.staged_copy(&source, &mut copy, index);
+                return self.staged_copy(&source, &mut copy, &blame);
             }
             first = n;
         }
-        let mut size = source.size().map_err(source_io(index.get()))?;
+        let mut size = source.size().map_err(|e| blame.io(e))?;
         if size.is_none() {
             // A `File` on a block device has no size of its own; the descriptor does.
             if let Some((fd, 0)) = region {
-                size = source_size(fd).map_err(source_io(index.get()))?;
+                size = source_size(fd).map_err(|e| blame.io(e))?;
             }
         }
-        let mut copy = ExternalCopy::new(index, size, expected)?;
+        let mut copy = ExternalCopy::new(index, size, expected).map_err(|e| blame.check(e))?;
         if first > 0 {
             // Checked before it is passed on: the source may be smaller than one read.
-            copy.advance(first)?;
+            copy.advance(first).map_err(|e| blame.check(e))?;
             self.staging.commit(first);
             self.copied.read_write += len_u64(first);
         }
         if let (Some(len), Some((fd, base))) = (copy.len(), region) {
             if len >= self.kernel_copy_min && !self.methods.is_empty() {
-                self.align_for_kernel_copy(&source, &mut copy, index)?;
+                self.align_for_kernel_copy(&source, &mut copy, &blame)?;
                 self.flush()?;
-                if self.kernel_copy(&source, fd, base, &mut copy, index)? {
+                if self.kernel_copy(&source, (fd, base), &mut copy, &blame)? {
                     return Ok(());
                 }
             }
         }
-        self.staged_copy(&source, &mut copy, index)
+        self.staged_copy(&source, &mut copy, &blame)
     }
 
     /// Copies the rest of `source` through the staging buffer.
@@ -424,8 +439,8 @@ impl Output<'_> {
         &mut self,
         source: &T,
         copy: &mut ExternalCopy,
-        index: FdIndex,
-    ) -> io::Result<()> {
+        blame: &Blame<'_>,
+    ) -> Result<(), Error> {
         let cap = self.buf.len();
         loop {
             let room = cap - self.staging.len();
@@ -435,24 +450,14 @@ impl Output<'_> {
             let spare = self.staging.spare(&mut self.buf);
             let want = copy.want(spare.len());
             let target = spare.get_mut(..want).unwrap_or_default();
-            let n = read_at(source, target, copy.offset()).map_err(source_io(index.get()))?;
+            let n = read_at_retrying(source, target, copy.offset()).map_err(|e| blame.io(e))?;
             // A short read landing on the known size ends the copy without another read.
-            let progress = copy.advance_read(n, want)?;
+            let progress = copy.advance_read(n, want).map_err(|e| blame.check(e))?;
             self.staging.commit(n);
             self.copied.read_write += len_u64(n);
             if progress == Progress::Done {
                 return Ok(());
             }
-        }
-    }
-}
-
-/// Reads `source` at `offset`, retrying reads interrupted by a signal.
-fn read_at<T: ReadAt + ?Sized>(source: &T, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    loop {
-        match source.read_at(buf, offset) {
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            other => return other.map(|n| n.min(buf.len())),
         }
     }
 }

@@ -7,29 +7,35 @@
 //!   memory whatever the chunk sizes.
 //! - [`Reconstructor`]: the rebuilt bytes as a `Read`.
 //! - [`SeekableReconstructor`]: the rebuilt bytes as `Read + Seek`, with `read_at`.
+//! - [`Sources`]: what a stream's references name, with its contract; [`PathSources`]
+//!   for files named by path, opened by the crate's one policy ([`open_path_source`]) and
+//!   read ahead.
 //!
-//! Format errors convert to [`std::io::Error`] of kind `InvalidData` with the core error as
-//! source, so `?` works in functions returning `io::Result`.
+//! Reconstruction fails with an [`Error`] that says whether the stream, a source or the
+//! output failed, and where; it converts to [`std::io::Error`] (kind `InvalidData` for
+//! format errors), so `?` works in functions returning `io::Result`.
 
 mod error;
 mod reader;
 mod reconstruct;
+mod reconstructor;
 mod seekable;
-// Reachable from `fd`, whose path sources follow the same policy.
 pub(crate) mod sources;
+pub(crate) mod steps;
 mod writer;
 
-pub use error::SourceIoError;
+pub use error::{Error, SourceFailure, SourceFault};
 pub use reader::{Reader, DEFAULT_BUFFER_LEN};
-pub use reconstruct::{reconstruct, Reconstructor};
+pub use reconstruct::reconstruct;
+pub use reconstructor::Reconstructor;
 pub use seekable::SeekableReconstructor;
-pub use sources::{ExpectedLens, PathSources, ReadAt, Sources, DEFAULT_OPEN_FILES};
+#[cfg(unix)]
+pub use sources::describe_mode;
+pub use sources::{
+    open_path_source, ExpectedLens, PathSource, PathSources, ReadAt, Sources, DEFAULT_OPEN_AHEAD,
+    DEFAULT_OPEN_FILES,
+};
 pub use writer::Writer;
-
-#[cfg(any(feature = "fd", feature = "tokio-1"))]
-pub(crate) use error::{invalid_data, source_io};
-#[cfg(any(feature = "fd", feature = "tokio-1"))]
-pub(crate) use reconstruct::open_source;
 
 use ::std::io;
 
@@ -41,7 +47,10 @@ pub(crate) fn is_interrupted(error: &io::Error) -> bool {
 }
 
 /// Reads into `buf`, retrying reads interrupted by a signal.
-fn read_retrying<R: io::Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_retrying<R: io::Read + ?Sized>(
+    reader: &mut R,
+    buf: &mut [u8],
+) -> io::Result<usize> {
     io_loops::read_retrying!(reader.read(buf), buf.len(), is_interrupted)
 }
 

@@ -6,19 +6,21 @@ use ::std::vec::Vec;
 
 use splitfdstream::{FdIndex, Limits};
 
-use super::error::{invalid_data, source_io};
-use super::reconstruct::{open_source, start_copy};
+use super::error::Error;
+use super::steps::{check_failure, io_failure, Blame};
 use super::{read_at_retrying, read_retrying, Sources, DEFAULT_BUFFER_LEN};
-use crate::drive::{len_u64, Event, Feed};
+use crate::drive::{len_u64, Event, ExternalCopy, Feed};
 use crate::error::SourceError;
+use crate::SourceRef;
 
 /// Where one non-empty piece of the rebuilt stream comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Origin {
     /// An inline body starting at this stream offset.
     Inline { stream_offset: u64 },
-    /// An external source, from offset 0.
-    External { index: FdIndex },
+    /// An external source, from offset 0, referenced by the chunk that ends at this
+    /// stream offset.
+    External { index: FdIndex, stream_offset: u64 },
 }
 
 /// One chunk's place in the rebuilt stream.
@@ -32,8 +34,8 @@ struct Segment {
 /// The rebuilt byte stream as `Read + Seek`, with [`read_at`](SeekableReconstructor::read_at).
 ///
 /// Built in one pass over the stream that records where each chunk lands in the rebuilt
-/// stream, using each source's size (its file length, or
-/// [`Sources::expected_len`]); inline data is not copied but read back from the stream,
+/// stream, using each source's size ([`Sources::source_size`]: the expected size, or the
+/// source's own, found without opening files named by path); inline data is not copied but read back from the stream,
 /// which must therefore be seekable. A read finds its chunk by binary search over chunk
 /// start offsets, and may span any number of chunks. The index costs 32 bytes per chunk.
 ///
@@ -69,6 +71,8 @@ pub struct SeekableReconstructor<R, S> {
     position: u64,
     /// Where the stream's cursor is, to skip needless seeks.
     stream_cursor: Option<u64>,
+    /// The source read last, and where in it that read ended.
+    resume: Option<(FdIndex, u64)>,
 }
 
 impl<R: io::Read + io::Seek, S: Sources> SeekableReconstructor<R, S> {
@@ -77,18 +81,19 @@ impl<R: io::Read + io::Seek, S: Sources> SeekableReconstructor<R, S> {
     /// # Errors
     ///
     /// The errors of [`reconstruct`](super::reconstruct) for a malformed stream or a
-    /// missing or wrongly sized source, and `Unsupported` with
-    /// [`SourceError::UnknownSize`] for a source whose size cannot be known up front (a
-    /// pipe): give it an expected size.
-    pub fn new(stream: R, sources: S) -> io::Result<SeekableReconstructor<R, S>> {
+    /// missing source, and [`Error::Source`] with [`SourceError::UnknownSize`] for a source
+    /// whose size cannot be known up front (a pipe): give it an expected size.
+    pub fn new(stream: R, sources: S) -> Result<SeekableReconstructor<R, S>, Error> {
         let mut stream = stream;
-        let base = stream.stream_position()?;
+        let stream_error = |offset| move |error| Error::Stream { offset, error };
+        let base = stream.stream_position().map_err(stream_error(0))?;
         let mut buf = vec![0; DEFAULT_BUFFER_LEN];
         let mut feed = Feed::new(Limits::new());
+        sources.rewind();
         let mut segments = Vec::new();
         let mut len = 0u64;
         loop {
-            match feed.poll(&buf).map_err(invalid_data)? {
+            match feed.poll(&buf)? {
                 Event::Inline {
                     range,
                     offset,
@@ -108,23 +113,39 @@ impl<R: io::Read + io::Seek, S: Sources> SeekableReconstructor<R, S> {
                     }
                 }
                 Event::External(index) => {
-                    let source = open_source(&sources, index)?;
-                    let copy = start_copy(&sources, &source, index)?;
-                    let size = copy
-                        .len()
-                        .ok_or(SourceError::UnknownSize { index: index.get() })?;
+                    let at = feed.position();
+                    let reference = SourceRef::Index(index);
+                    let blame = Blame::new(&sources, index, at);
+                    let size = sources.source_size(reference).map_err(|e| blame.io(e))?;
+                    if size.is_none()
+                        && sources
+                            .source(reference)
+                            .map_err(|e| blame.io(e))?
+                            .is_none()
+                    {
+                        return Err(blame.check(SourceError::Missing { index: index.get() }));
+                    }
+                    let expected = sources.expected_len(reference);
+                    let copy =
+                        ExternalCopy::new(index, size, expected).map_err(|e| blame.check(e))?;
+                    let unknown = SourceError::UnknownSize { index: index.get() };
+                    let size = copy.len().ok_or_else(|| blame.check(unknown))?;
                     if size > 0 {
                         segments.push(Segment {
                             start: len,
                             len: size,
-                            origin: Origin::External { index },
+                            origin: Origin::External {
+                                index,
+                                stream_offset: at,
+                            },
                         });
                         len = checked_end(len, size)?;
                     }
                 }
                 Event::NeedInput => {
                     let target = feed.refill_target(&mut buf);
-                    let n = read_retrying(&mut stream, target)?;
+                    let n = read_retrying(&mut stream, target)
+                        .map_err(stream_error(feed.position()))?;
                     feed.filled(n);
                 }
                 Event::End => break,
@@ -138,6 +159,7 @@ impl<R: io::Read + io::Seek, S: Sources> SeekableReconstructor<R, S> {
             len,
             position: 0,
             stream_cursor: None,
+            resume: None,
         })
     }
 
@@ -209,35 +231,60 @@ impl<R: io::Read + io::Seek, S: Sources> SeekableReconstructor<R, S> {
                     self.stream_cursor = n.as_ref().ok().map(|&n| want + len_u64(n));
                     let n = n?;
                     if n == 0 {
-                        return Err(invalid_data(splitfdstream::DecodeError::Truncated {
+                        return Err(Error::Decode(splitfdstream::DecodeError::Truncated {
                             missing: segment.len - at,
-                        }));
+                        })
+                        .into());
                     }
                     n
                 }
-                Origin::External { index } => {
-                    let source = open_source(&self.sources, index)?;
-                    let n = read_at_retrying(&source, piece, at).map_err(source_io(index.get()))?;
+                Origin::External {
+                    index,
+                    stream_offset,
+                } => {
+                    let sources = &self.sources;
+                    let reference = SourceRef::Index(index);
+                    // A read that goes on from where the last one ended asks for the same
+                    // source again; any other is a new use (the file may have changed).
+                    let source = if self.resume == Some((index, at)) {
+                        sources.source_again(reference)
+                    } else {
+                        sources.source(reference)
+                    };
+                    let missing = SourceError::Missing { index: index.get() };
+                    let source = source
+                        .map_err(io_failure(sources, index, stream_offset))?
+                        .ok_or_else(|| check_failure(sources, index, stream_offset)(missing))?;
+                    let n = read_at_retrying(&source, piece, at).map_err(io_failure(
+                        sources,
+                        index,
+                        stream_offset,
+                    ))?;
+                    self.resume = Some((index, at + len_u64(n)));
                     let end_reached = at + len_u64(n) == segment.len;
+                    let check = check_failure(sources, index, stream_offset);
                     if n == 0 {
-                        return Err(SourceError::Shrank {
-                            index: index.get(),
-                            expected: segment.len,
+                        let expected = segment.len;
+                        let index = index.get();
+                        return Err(check(SourceError::Shrank {
+                            index,
+                            expected,
                             read: at,
-                        }
+                        })
                         .into());
                     }
                     if end_reached {
                         // The source must end where it ended when indexed.
                         let mut probe = [0u8; 1];
                         if read_at_retrying(&source, &mut probe, segment.len)
-                            .map_err(source_io(index.get()))?
+                            .map_err(io_failure(sources, index, stream_offset))?
                             > 0
                         {
-                            return Err(SourceError::Grew {
+                            let expected = segment.len;
+                            return Err(check(SourceError::Grew {
                                 index: index.get(),
-                                expected: segment.len,
-                            }
+                                expected,
+                            })
                             .into());
                         }
                     }
@@ -250,12 +297,13 @@ impl<R: io::Read + io::Seek, S: Sources> SeekableReconstructor<R, S> {
     }
 }
 
-fn checked_end(start: u64, len: u64) -> io::Result<u64> {
-    start.checked_add(len).ok_or_else(|| {
-        io::Error::new(
+fn checked_end(start: u64, len: u64) -> Result<u64, Error> {
+    start.checked_add(len).ok_or_else(|| Error::Output {
+        written: start,
+        error: io::Error::new(
             io::ErrorKind::InvalidData,
             "rebuilt stream longer than 2^64 bytes",
-        )
+        ),
     })
 }
 

@@ -8,14 +8,13 @@ use ::std::sync::Arc;
 use ::std::vec;
 use ::std::vec::Vec;
 
-use splitfdstream::{FdIndex, Limits};
+use splitfdstream::Limits;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 
 use super::{read_retrying, write_all};
-use crate::drive::{len_u64, Event, ExternalCopy, Feed, Progress};
-#[cfg(doc)]
-use crate::std::SourceIoError;
-use crate::std::{invalid_data, open_source, read_at_retrying, source_io, ReadAt, Sources};
+use crate::drive::{len_u64, Rebuild, Step};
+use crate::std::steps::{hold, output, read_source, start_source};
+use crate::std::{Error, Sources};
 
 /// Size of the stream buffer: large, because each read of a `tokio::fs::File` is a task
 /// on the blocking pool.
@@ -46,7 +45,7 @@ const OUT_BUF_LEN: usize = 1024 * 1024;
 /// let mut out = Vec::new();
 /// assert_eq!(reconstruct(&stream[..], sources, &mut out).await?, 7);
 /// assert_eq!(out, b"content");
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
 pub async fn std_files<I>(files: I) -> Vec<File>
@@ -96,25 +95,19 @@ where
 /// let written = reconstruct(stream.as_slice(), sources, &mut out).await?;
 /// assert_eq!(out, b"<header>one zero one ");
 /// assert_eq!(written, 21);
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
 ///
 /// # Errors
 ///
-/// - `InvalidData` with a [`DecodeError`](splitfdstream::DecodeError) source for a
-///   malformed or truncated stream;
-/// - `NotFound` with a [`SourceError`](crate::SourceError) source for an index that has no
-///   source; `InvalidData` with a `SourceError` for a source whose size differs from the
-///   expected one, or that shrinks or grows while being read;
-/// - a [`SourceIoError`] (same kind as the underlying error) when a source cannot be
-///   opened or read;
-/// - the errors of reading `stream` and writing `out`; `Other` if a blocking-pool task
-///   could not complete (the runtime is shutting down).
+/// The [`Error`] of [`std::reconstruct`](crate::std::reconstruct): the stream, a source
+/// or the output, and where; [`Error::Output`] of kind `Other` if a blocking-pool task
+/// could not complete (the runtime is shutting down).
 ///
 /// On error, part of the output may have been written: write to a temporary file and
 /// rename it on success when that matters.
-pub async fn reconstruct<R, S, W>(stream: R, sources: Arc<S>, out: W) -> io::Result<u64>
+pub async fn reconstruct<R, S, W>(stream: R, sources: Arc<S>, out: W) -> Result<u64, Error>
 where
     R: AsyncRead + Unpin,
     S: Sources + Send + Sync + ?Sized + 'static,
@@ -122,172 +115,171 @@ where
 {
     let mut stream = stream;
     let mut out = out;
+    sources.rewind();
     let mut batch = Box::new(Batch::new(sources));
     loop {
         // Inline data is copied on this task; only source reads go to the blocking pool.
         let outcome = match batch.fill(false)? {
             Outcome::Blocking => {
+                let written = batch.written();
                 let (returned, outcome) = tokio::task::spawn_blocking(move || {
                     let outcome = batch.fill(true);
                     (batch, outcome)
                 })
                 .await
-                .map_err(io::Error::other)?;
+                .map_err(|error| output(written)(io::Error::other(error)))?;
                 batch = returned;
                 outcome?
             }
             outcome => outcome,
         };
+        let written = batch.written();
         match outcome {
             Outcome::Full | Outcome::Blocking => batch.drain(&mut out).await?,
             Outcome::Direct(range) => {
                 batch.drain(&mut out).await?;
-                write_all(&mut out, batch.stream_buf.get(range).unwrap_or_default()).await?;
+                write_all(&mut out, batch.stream_buf.get(range).unwrap_or_default())
+                    .await
+                    .map_err(output(written))?;
             }
             Outcome::NeedInput => {
-                let target = batch.feed.refill_target(&mut batch.stream_buf);
-                let n = read_retrying(&mut stream, target).await?;
-                batch.feed.filled(n);
+                let target = batch.rebuild.refill_target(&mut batch.stream_buf);
+                let n =
+                    read_retrying(&mut stream, target)
+                        .await
+                        .map_err(|error| Error::Stream {
+                            offset: batch.rebuild.position(),
+                            error,
+                        })?;
+                batch.rebuild.stream_read(n);
             }
             Outcome::End => {
                 batch.drain(&mut out).await?;
-                out.flush().await?;
-                return Ok(batch.total);
+                out.flush().await.map_err(output(written))?;
+                return Ok(batch.rebuild.total());
             }
         }
     }
 }
 
-/// Why [`Batch::fill`] stopped.
+/// What [`Batch::fill`] stopped for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Outcome {
-    /// The stream buffer is used up: read more.
+    /// The stream buffer is used up.
     NeedInput,
-    /// The output buffer is full: write it out.
+    /// The output buffer is full.
     Full,
-    /// Write what is staged, then `stream_buf[range]`, a large inline piece.
+    /// Write `stream_buf[range]`, a large inline piece, after what is staged.
     Direct(Range<usize>),
-    /// A source must be opened or read, which may block.
+    /// A source must be opened or read: call again where blocking is allowed.
     Blocking,
-    /// The stream ended cleanly; what is staged is the rest of the output.
+    /// The stream ended.
     End,
 }
 
-/// What a batch is in the middle of.
-#[derive(Clone, Debug)]
-enum Current {
-    /// Between chunks.
-    Idle,
-    /// Copying `stream_buf[range]` out.
-    Inline(Range<usize>),
-    /// Source `index` is next, not yet opened.
-    Opening(FdIndex),
-    /// Copying source `index`.
-    External { index: FdIndex, copy: ExternalCopy },
-}
-
-/// The whole state of a reconstruction, moved to the blocking pool and back for each
-/// batch of source reads.
+/// The state of a reconstruction that moves between this task and the blocking pool: the
+/// step machine, its buffers, and the output staged for writing.
 struct Batch<S: ?Sized> {
     sources: Arc<S>,
-    feed: Feed,
+    rebuild: Rebuild,
     stream_buf: Box<[u8]>,
     out_buf: Box<[u8]>,
     staged: usize,
-    current: Current,
-    total: u64,
+    /// The rest of an inline piece that did not fit the output buffer.
+    inline: Range<usize>,
 }
 
 impl<S: Sources + ?Sized> Batch<S> {
     fn new(sources: Arc<S>) -> Batch<S> {
         Batch {
             sources,
-            feed: Feed::new(Limits::new()),
+            rebuild: Rebuild::new(Limits::new()),
             stream_buf: vec![0; STREAM_BUF_LEN].into_boxed_slice(),
             out_buf: vec![0; OUT_BUF_LEN].into_boxed_slice(),
             staged: 0,
-            current: Current::Idle,
-            total: 0,
+            inline: 0..0,
         }
     }
 
-    /// Writes what is staged to `out`.
-    async fn drain<W: AsyncWrite + Unpin>(&mut self, out: &mut W) -> io::Result<()> {
+    /// Rebuilt bytes handed out so far, less those staged and not yet written.
+    fn written(&self) -> u64 {
+        self.rebuild.total() - len_u64(self.staged) - len_u64(self.inline.len())
+    }
+
+    async fn drain<W: AsyncWrite + Unpin>(&mut self, out: &mut W) -> Result<(), Error> {
         if self.staged > 0 {
-            write_all(out, self.out_buf.get(..self.staged).unwrap_or_default()).await?;
+            let written = self.written();
+            write_all(out, self.out_buf.get(..self.staged).unwrap_or_default())
+                .await
+                .map_err(output(written))?;
             self.staged = 0;
         }
         Ok(())
     }
 
-    /// Decodes buffered stream bytes and stages the rebuilt bytes until the output buffer
-    /// is full, the stream buffer is used up, or the stream ends. Without `may_block`, it
-    /// stops before opening or reading a source instead.
-    fn fill(&mut self, may_block: bool) -> io::Result<Outcome> {
+    /// Copies the rest of the pending inline piece into the output buffer, as much as fits.
+    fn stage_inline(&mut self) {
+        let room = self.out_buf.len() - self.staged;
+        let n = self.inline.len().min(room);
+        let piece = self
+            .stream_buf
+            .get(self.inline.start..self.inline.start + n)
+            .unwrap_or_default();
+        if let Some(slot) = self.out_buf.get_mut(self.staged..self.staged + n) {
+            slot.copy_from_slice(piece);
+        }
+        self.staged += n;
+        self.inline.start += n;
+    }
+
+    /// Steps until the output buffer is full, the stream buffer is used up, the stream
+    /// ends or a source must be opened or read where that may not block (`may_block`
+    /// false): then [`Outcome::Blocking`].
+    fn fill(&mut self, may_block: bool) -> Result<Outcome, Error> {
+        // The source being copied is held for this call; the next asks for it again.
+        let sources = Arc::clone(&self.sources);
+        let mut held = None;
         loop {
+            if !self.inline.is_empty() {
+                self.stage_inline();
+            }
             let room = self.out_buf.len() - self.staged;
-            match &mut self.current {
-                Current::Idle => match self.feed.poll(&self.stream_buf).map_err(invalid_data)? {
-                    Event::Inline { range, .. } => self.current = Current::Inline(range),
-                    Event::External(index) => self.current = Current::Opening(index),
-                    Event::NeedInput => return Ok(Outcome::NeedInput),
-                    Event::End => return Ok(Outcome::End),
-                },
-                _ if room == 0 => return Ok(Outcome::Full),
-                Current::Inline(range) if range.len() >= DIRECT_LEN => {
-                    let direct = range.clone();
-                    self.total = self.total.saturating_add(len_u64(direct.len()));
-                    self.current = Current::Idle;
-                    return Ok(Outcome::Direct(direct));
+            if room == 0 {
+                return Ok(Outcome::Full);
+            }
+            match self.rebuild.step(&self.stream_buf, room)? {
+                Step::ReadStream => return Ok(Outcome::NeedInput),
+                Step::WriteInline(range) if range.len() >= DIRECT_LEN => {
+                    return Ok(Outcome::Direct(range))
                 }
-                Current::Inline(range) => {
-                    let n = range.len().min(room);
-                    let piece = self
-                        .stream_buf
-                        .get(range.start..range.start + n)
-                        .unwrap_or_default();
-                    if let Some(slot) = self.out_buf.get_mut(self.staged..self.staged + n) {
-                        slot.copy_from_slice(piece);
-                    }
-                    self.staged += n;
-                    self.total = self.total.saturating_add(len_u64(n));
-                    range.start += n;
-                    if range.start >= range.end {
-                        self.current = Current::Idle;
-                    }
-                }
-                Current::Opening(_) | Current::External { .. } if !may_block => {
+                Step::WriteInline(range) => self.inline = range,
+                Step::OpenSource(_) | Step::ReadSource { .. } if !may_block => {
                     return Ok(Outcome::Blocking)
                 }
-                Current::Opening(index) => {
-                    let index = *index;
-                    let source = open_source(&*self.sources, index)?;
-                    let size = source.size().map_err(source_io(index.get()))?;
-                    let copy = ExternalCopy::new(index, size, self.sources.expected_len(index))?;
-                    self.current = Current::External { index, copy };
+                Step::OpenSource(index) => {
+                    held = Some((index, start_source(&mut self.rebuild, &*sources, index)?));
                 }
-                Current::External { index, copy } => {
-                    let index = *index;
-                    // Looked up once per batch: a cached file is a cheap clone.
-                    let source = open_source(&*self.sources, index)?;
-                    loop {
-                        let spare = self.out_buf.get_mut(self.staged..).unwrap_or_default();
-                        if spare.is_empty() {
-                            break;
-                        }
-                        let want = copy.want(spare.len());
-                        let target = spare.get_mut(..want).unwrap_or_default();
-                        let n = read_at_retrying(&source, target, copy.offset())
-                            .map_err(source_io(index.get()))?;
-                        let progress = copy.advance_read(n, want)?;
-                        self.staged += n;
-                        self.total = self.total.saturating_add(len_u64(n));
-                        if progress == Progress::Done {
-                            self.current = Current::Idle;
-                            break;
-                        }
-                    }
+                Step::ReadSource {
+                    index,
+                    offset,
+                    want,
+                } => {
+                    let at = self.rebuild.position();
+                    let source = hold(&mut held, &*sources, index, at)?;
+                    let target = self
+                        .out_buf
+                        .get_mut(self.staged..self.staged + want)
+                        .unwrap_or_default();
+                    read_source(
+                        &mut self.rebuild,
+                        &*sources,
+                        (index, source),
+                        target,
+                        offset,
+                    )?;
                 }
+                Step::WriteSource(n) => self.staged += n,
+                Step::End { .. } => return Ok(Outcome::End),
             }
         }
     }

@@ -185,20 +185,45 @@ impl splitfdstream_adapters::std::ReadAt for Trickle {
     }
 }
 
-/// The [`SourceError`](splitfdstream_adapters::SourceError) inside an `io::Error`.
+/// A reconstruction error, typed or inside the `io::Error` of a `Read` adapter.
 #[cfg(feature = "std")]
-pub fn source_error(error: &std::io::Error) -> splitfdstream_adapters::SourceError {
-    *error
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<splitfdstream_adapters::SourceError>())
-        .unwrap_or_else(|| panic!("not a source error: {error:?}"))
+pub trait AsRebuildError: std::fmt::Debug {
+    /// The typed error.
+    fn typed(&self) -> &splitfdstream_adapters::std::Error;
 }
 
-/// The [`SourceIoError`](splitfdstream_adapters::std::SourceIoError) inside an `io::Error`.
 #[cfg(feature = "std")]
-pub fn source_io_error(error: &std::io::Error) -> &splitfdstream_adapters::std::SourceIoError {
-    error
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<splitfdstream_adapters::std::SourceIoError>())
-        .unwrap_or_else(|| panic!("not a source i/o error: {error:?}"))
+impl AsRebuildError for splitfdstream_adapters::std::Error {
+    fn typed(&self) -> &splitfdstream_adapters::std::Error {
+        self
+    }
+}
+
+#[cfg(feature = "std")]
+impl AsRebuildError for std::io::Error {
+    fn typed(&self) -> &splitfdstream_adapters::std::Error {
+        splitfdstream_adapters::std::Error::from_io(self)
+            .unwrap_or_else(|| panic!("not a reconstruction error: {self:?}"))
+    }
+}
+
+/// The [`SourceError`](splitfdstream_adapters::SourceError) of a failed source check.
+#[cfg(feature = "std")]
+pub fn source_error(error: &impl AsRebuildError) -> splitfdstream_adapters::SourceError {
+    use splitfdstream_adapters::std::SourceFault;
+    match error.typed().source_failure().map(|f| f.fault()) {
+        Some(SourceFault::Check(error)) => *error,
+        _ => panic!("not a source check error: {error:?}"),
+    }
+}
+
+/// The [`SourceFailure`](splitfdstream_adapters::std::SourceFailure) of a source that could
+/// not be opened or read.
+#[cfg(feature = "std")]
+pub fn source_io_error(error: &impl AsRebuildError) -> &splitfdstream_adapters::std::SourceFailure {
+    use splitfdstream_adapters::std::SourceFault;
+    match error.typed().source_failure() {
+        Some(failure) if matches!(failure.fault(), SourceFault::Io(_)) => failure,
+        _ => panic!("not a source i/o error: {error:?}"),
+    }
 }

@@ -7,13 +7,13 @@ use ::std::os::fd::{BorrowedFd, OwnedFd};
 
 use rustix::event::PollFlags;
 use rustix::io::Errno;
-use splitfdstream::FdIndex;
 
-use super::{read_at, Output};
+use super::Output;
 use crate::drive::{len_u64, ExternalCopy, Progress};
 use crate::fd::retry::{wait, write_all};
 use crate::fd::source::FdKind;
-use crate::std::{source_io, ReadAt};
+use crate::std::steps::{output, Blame};
+use crate::std::{read_at_retrying, Error, ReadAt};
 
 /// The most one kernel copy call is asked to move.
 #[cfg(target_os = "linux")]
@@ -124,11 +124,10 @@ impl Output<'_> {
     pub(super) fn kernel_copy<T: ReadAt>(
         &mut self,
         source: &T,
-        fd: BorrowedFd<'_>,
-        base: u64,
+        (fd, base): (BorrowedFd<'_>, u64),
         copy: &mut ExternalCopy,
-        index: FdIndex,
-    ) -> io::Result<bool> {
+        blame: &Blame<'_>,
+    ) -> Result<bool, Error> {
         let Some(len) = copy.len() else {
             return Ok(false);
         };
@@ -136,10 +135,13 @@ impl Output<'_> {
         loop {
             let owed = len - copy.offset();
             if owed == 0 {
-                return self.check_end(source, copy, index).map(|()| true);
+                return self.check_end(source, copy, blame).map(|()| true);
             }
             let mut offset = base.checked_add(copy.offset()).ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidInput, "source offset overflows")
+                blame.io(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "source offset overflows",
+                ))
             })?;
             // `copy_file_range` shares extents only between block-aligned offsets, and
             // elsewhere copies through a small pipe of its own: slower than `splice`.
@@ -174,7 +176,7 @@ impl Output<'_> {
             match result {
                 Ok(n) => {
                     // `n` is at most `owed`, so this fails only for a source that shrank.
-                    copy.advance(n)?;
+                    copy.advance(n).map_err(|e| blame.check(e))?;
                     let moved = len_u64(n);
                     match method {
                         Methods::COPY_FILE_RANGE => self.copied.copy_file_range += moved,
@@ -183,13 +185,16 @@ impl Output<'_> {
                     }
                 }
                 Err(Errno::INTR) => {}
-                Err(Errno::AGAIN) => wait(self.fd, PollFlags::OUT)?,
+                Err(Errno::AGAIN) => {
+                    wait(self.fd, PollFlags::OUT).map_err(output(self.written()))?
+                }
                 // The kernel or this output lacks the method: stop trying it.
                 Err(Errno::NOSYS | Errno::OPNOTSUPP) => self.methods = self.methods.without(method),
                 // Not for this pair of files (another file system, a source type the
                 // method does not take, an output opened for appending): next method.
                 Err(Errno::XDEV | Errno::INVAL | Errno::BADF) => tried = tried | method,
-                Err(error) => return Err(error.into()),
+                // The kernel does not say which side failed: the copy into the output did.
+                Err(error) => return Err(output(self.written())(error.into())),
             }
         }
     }
@@ -198,11 +203,10 @@ impl Output<'_> {
     pub(super) fn kernel_copy<T: ReadAt>(
         &mut self,
         _source: &T,
-        _fd: BorrowedFd<'_>,
-        _base: u64,
+        _region: (BorrowedFd<'_>, u64),
         _copy: &mut ExternalCopy,
-        _index: FdIndex,
-    ) -> io::Result<bool> {
+        _blame: &Blame<'_>,
+    ) -> Result<bool, Error> {
         Ok(false)
     }
 
@@ -212,14 +216,14 @@ impl Output<'_> {
         &mut self,
         source: &T,
         copy: &mut ExternalCopy,
-        index: FdIndex,
-    ) -> io::Result<()> {
+        blame: &Blame<'_>,
+    ) -> Result<(), Error> {
         let mut probe = [0u8; 1];
-        let n = read_at(source, &mut probe, copy.offset()).map_err(source_io(index.get()))?;
-        match copy.advance(n)? {
+        let n = read_at_retrying(source, &mut probe, copy.offset()).map_err(|e| blame.io(e))?;
+        match copy.advance(n).map_err(|e| blame.check(e))? {
             Progress::Done => Ok(()),
             // advance() refuses bytes past the known length, so this is not reached.
-            Progress::More => Err(io::Error::other("source grew")),
+            Progress::More => Err(blame.io(io::Error::other("source grew"))),
         }
     }
 

@@ -8,7 +8,7 @@ mod common;
 use std::io::{self, Read, Seek, Write};
 
 use splitfdstream::FdIndex;
-use splitfdstream_adapters::fd::{Copied, OpenAhead, Reconstruct};
+use splitfdstream_adapters::fd::{Copied, Reconstruct};
 use splitfdstream_adapters::std::{
     reconstruct, ExpectedLens, PathSources, ReadAt, Sources, Writer,
 };
@@ -27,8 +27,8 @@ fn index(i: u64) -> FdIndex {
     FdIndex::new(i).unwrap()
 }
 
-fn content(sources: &OpenAhead, i: u64) -> String {
-    let file = sources.source(index(i)).unwrap().unwrap();
+fn content(sources: &PathSources, i: u64) -> String {
+    let file = sources.source(index(i).into()).unwrap().unwrap();
     let mut buf = vec![0; 256];
     let n = file.read_at(&mut buf, 0).unwrap();
     String::from_utf8(buf[..n].to_vec()).unwrap()
@@ -38,15 +38,18 @@ fn content(sources: &OpenAhead, i: u64) -> String {
 fn any_order_of_references_gets_the_right_files() {
     let dir = tempfile::tempdir().unwrap();
     let paths = files(dir.path(), 50);
-    let sources = OpenAhead::new(paths.clone()).with_depth(4);
+    let sources = PathSources::from_paths(paths.clone()).with_depth(4);
     assert_eq!(sources.len(), 50);
     assert_eq!(sources.path(index(3)), Some(paths[3].as_path()));
     for i in [0u64, 1, 2, 2, 7, 3, 8, 49, 0, 48] {
         let want = std::fs::read_to_string(&paths[usize::try_from(i).unwrap()]).unwrap();
         assert_eq!(content(&sources, i), want, "source {i}");
     }
-    assert!(sources.source(index(50)).unwrap().is_none());
-    assert!(sources.source(index(u64::MAX >> 1)).unwrap().is_none());
+    assert!(sources.source(index(50).into()).unwrap().is_none());
+    assert!(sources
+        .source(index(u64::MAX >> 1).into())
+        .unwrap()
+        .is_none());
 }
 
 #[test]
@@ -54,9 +57,9 @@ fn a_missing_file_is_an_error_naming_it_when_used() {
     let dir = tempfile::tempdir().unwrap();
     let mut paths = files(dir.path(), 3);
     paths.insert(1, dir.path().join("missing"));
-    let sources = OpenAhead::new(paths);
+    let sources = PathSources::from_paths(paths);
     assert!(content(&sources, 0).starts_with("content 0"));
-    let error = sources.source(index(1)).unwrap_err();
+    let error = sources.source(index(1).into()).unwrap_err();
     assert_eq!(error.kind(), io::ErrorKind::NotFound);
     assert!(error.to_string().contains("missing"), "{error}");
     assert!(content(&sources, 2).starts_with("content 1"));
@@ -85,7 +88,7 @@ fn reconstructs_like_path_sources_with_few_files_open() {
     )
     .unwrap();
 
-    let sources = OpenAhead::new(paths).with_depth(8);
+    let sources = PathSources::from_paths(paths).with_depth(8);
     let mut out = tempfile::tempfile().unwrap();
     Reconstruct::new()
         .run(stream.as_slice(), &sources, &out)
@@ -103,8 +106,8 @@ fn reconstructs_like_path_sources_with_few_files_open() {
 fn dropping_unused_or_half_used_sources_stops_the_thread() {
     let dir = tempfile::tempdir().unwrap();
     let paths = files(dir.path(), 300);
-    drop(OpenAhead::new(paths.clone()));
-    let sources = OpenAhead::new(paths).with_depth(2);
+    drop(PathSources::from_paths(paths.clone()));
+    let sources = PathSources::from_paths(paths).with_depth(2);
     assert!(content(&sources, 10).starts_with("content 10"));
     drop(sources);
 }
@@ -154,7 +157,7 @@ fn files_around_the_read_ahead_size_are_read_whole_or_passed_on_open() {
     let stream = stream_of((0..count).chain([6, 2]));
     let (want, _) = rebuild(&stream, &PathSources::from_paths(paths.clone())).unwrap();
     for helpers in [1, 2, 3] {
-        let sources = OpenAhead::new(paths.clone())
+        let sources = PathSources::from_paths(paths.clone())
             .with_depth(4)
             .with_helpers(helpers);
         let (got, copied) = rebuild(&stream, &sources).unwrap();
@@ -162,11 +165,11 @@ fn files_around_the_read_ahead_size_are_read_whole_or_passed_on_open() {
         assert_eq!(copied.total, u64::try_from(want.len()).unwrap());
     }
     // Read ahead whole, a source has no descriptor; a larger one keeps its file open.
-    let sources = OpenAhead::new(paths);
-    let small = sources.source(index(3)).unwrap().unwrap();
+    let sources = PathSources::from_paths(paths);
+    let small = sources.source(index(3).into()).unwrap().unwrap();
     assert!(small.fd().is_none());
     assert_eq!(small.size().unwrap(), Some(128 * 1024 - 1));
-    let large = sources.source(index(5)).unwrap().unwrap();
+    let large = sources.source(index(5).into()).unwrap().unwrap();
     assert!(large.fd().is_some());
     assert_eq!(large.size().unwrap(), Some(128 * 1024 + 1));
     let mut buf = vec![0; 10];
@@ -186,11 +189,11 @@ fn a_source_read_ahead_is_checked_against_the_expected_size() {
         .map(|p| Some(std::fs::metadata(p).unwrap().len()))
         .collect();
     let stream = stream_of([0, 1, 2]);
-    let sources = ExpectedLens::new(OpenAhead::new(paths.clone()), lens.clone());
+    let sources = ExpectedLens::new(PathSources::from_paths(paths.clone()), lens.clone());
     rebuild(&stream, &sources).unwrap();
     let mut wrong = lens;
     wrong[1] = wrong[1].map(|len| len + 1);
-    let sources = ExpectedLens::new(OpenAhead::new(paths), wrong);
+    let sources = ExpectedLens::new(PathSources::from_paths(paths), wrong);
     let error = rebuild(&stream, &sources).unwrap_err();
     assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{error}");
 }
@@ -215,7 +218,7 @@ fn paths_in_several_directories_open_as_their_full_paths_would() {
         a.join("sub/../../top"),
     ];
     for (depth, io_uring) in [(2, true), (2, false), (64, true), (64, false)] {
-        let sources = OpenAhead::new(paths.clone())
+        let sources = PathSources::from_paths(paths.clone())
             .with_depth(depth)
             .with_io_uring(io_uring);
         for (i, want) in ["ax", "bx", "ax", "ay", "ax", "bx", "top"]
@@ -246,13 +249,13 @@ fn paths_that_do_not_name_a_file_fail_as_opening_them_would() {
         root.path().join("file"),
     ];
     for io_uring in [true, false] {
-        let sources = OpenAhead::new(paths.clone())
+        let sources = PathSources::from_paths(paths.clone())
             .with_helpers(2)
             .with_io_uring(io_uring);
         for (i, path) in paths.iter().enumerate().take(4) {
             let want = std::fs::File::open(path).unwrap_err();
             let got = sources
-                .source(index(u64::try_from(i).unwrap()))
+                .source(index(u64::try_from(i).unwrap()).into())
                 .unwrap_err();
             assert_eq!(got.kind(), want.kind(), "{path:?}: {got}");
             assert!(got.to_string().contains(&*path.to_string_lossy()), "{got}");
@@ -268,7 +271,7 @@ fn relative_paths_are_opened_like_files_by_path() {
     let relative = std::path::PathBuf::from("Cargo.toml");
     let want = std::fs::read_to_string(&relative).unwrap();
     let stream = stream_of([0]);
-    let (got, _) = rebuild(&stream, &OpenAhead::new([relative])).unwrap();
+    let (got, _) = rebuild(&stream, &PathSources::from_paths([relative])).unwrap();
     assert_eq!(got, [b"<>".as_slice(), want.as_bytes()].concat());
 }
 
@@ -285,12 +288,12 @@ fn a_directory_fifo_or_character_device_is_refused_without_blocking() {
         root.path().join("file"),
     ];
     for (helpers, io_uring) in [(1, true), (2, true), (2, false)] {
-        let sources = OpenAhead::new(paths.clone())
+        let sources = PathSources::from_paths(paths.clone())
             .with_helpers(helpers)
             .with_io_uring(io_uring);
-        for (i, what) in ["directory", "pipe", "character device"].iter().enumerate() {
+        for (i, what) in ["directory", "FIFO", "character device"].iter().enumerate() {
             let error = sources
-                .source(index(u64::try_from(i).unwrap()))
+                .source(index(u64::try_from(i).unwrap()).into())
                 .unwrap_err();
             assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
             assert!(error.to_string().contains(what), "{error}");
@@ -298,10 +301,10 @@ fn a_directory_fifo_or_character_device_is_refused_without_blocking() {
         }
         assert_eq!(content(&sources, 3), "content");
         // Out of order, opened directly: the same check.
-        let error = sources.source(index(1)).unwrap_err();
+        let error = sources.source(index(1).into()).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
     }
-    let error = rebuild(&stream_of([3, 0]), &OpenAhead::new(paths)).unwrap_err();
+    let error = rebuild(&stream_of([3, 0]), &PathSources::from_paths(paths)).unwrap_err();
     assert!(error.to_string().contains("source 0"), "{error}");
 }
 
@@ -309,8 +312,8 @@ fn a_directory_fifo_or_character_device_is_refused_without_blocking() {
 fn a_file_whose_size_says_nothing_is_read_to_its_end() {
     // procfs reports size 0 for files that have content.
     let path = std::path::PathBuf::from("/proc/self/status");
-    let sources = OpenAhead::new([path.clone()]);
-    let source = sources.source(index(0)).unwrap().unwrap();
+    let sources = PathSources::from_paths([path.clone()]);
+    let source = sources.source(index(0).into()).unwrap().unwrap();
     let mut buf = vec![0; 64 * 1024];
     let n = source.read_at(&mut buf, 0).unwrap();
     assert!(n > 0 && buf[..n].starts_with(b"Name:"), "{n}");
@@ -346,10 +349,14 @@ fn every_descriptor_is_closed_after_a_run_and_after_an_error() {
     }
     let before = open_fds();
     let stream = stream_of(0..500);
-    rebuild(&stream, &OpenAhead::new(paths.clone()).with_helpers(3)).unwrap();
+    rebuild(
+        &stream,
+        &PathSources::from_paths(paths.clone()).with_helpers(3),
+    )
+    .unwrap();
     assert_eq!(open_fds(), before, "after a run");
     paths[250] = dir.path().join("missing");
-    rebuild(&stream, &OpenAhead::new(paths)).unwrap_err();
+    rebuild(&stream, &PathSources::from_paths(paths)).unwrap_err();
     assert_eq!(open_fds(), before, "after an error");
 }
 
@@ -366,7 +373,9 @@ fn a_batch_of_large_files_past_the_memory_bound_is_passed_on_open() {
         .collect();
     let stream = stream_of(0..80);
     let (want, _) = rebuild(&stream, &PathSources::from_paths(paths.clone())).unwrap();
-    let sources = OpenAhead::new(paths).with_depth(256).with_helpers(1);
+    let sources = PathSources::from_paths(paths)
+        .with_depth(256)
+        .with_helpers(1);
     let (got, _) = rebuild(&stream, &sources).unwrap();
     assert!(got == want, "rebuilt bytes differ");
 }
@@ -401,7 +410,7 @@ fn large_files_child() {
         .collect();
     let count = u64::try_from(FILES).unwrap();
     let stream = stream_of(0..count);
-    let sources = OpenAhead::new(paths.clone());
+    let sources = PathSources::from_paths(paths.clone());
     let (got, copied) = rebuild(&stream, &sources).unwrap();
     assert_eq!(copied.total, count * (LEN + 2));
     let mut want = Vec::new();
@@ -448,12 +457,12 @@ fn helpers_open_through_io_uring_where_the_kernel_allows_it() {
     let stream = stream_of(0..3000);
     let (want, _) = rebuild(&stream, &PathSources::from_paths(paths.clone())).unwrap();
     for io_uring in [true, false] {
-        let sources = OpenAhead::new(paths.clone()).with_io_uring(io_uring);
+        let sources = PathSources::from_paths(paths.clone()).with_io_uring(io_uring);
         let (got, _) = rebuild(&stream, &sources).unwrap();
         assert!(got == want, "rebuilt bytes differ (io_uring {io_uring})");
     }
     // With a small depth the helpers wait, rings open, until the reader catches up.
-    let sources = OpenAhead::new(paths).with_depth(8).with_helpers(2);
+    let sources = PathSources::from_paths(paths).with_depth(8).with_helpers(2);
     assert!(content(&sources, 0).starts_with("content 0"));
     let mut rings = 0;
     for _ in 0..100 {
