@@ -45,7 +45,7 @@
 //! ([`SourceError`]), never cut or padded.
 
 #![cfg_attr(not(feature = "std"), no_std)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(feature = "fd"), forbid(unsafe_code))]
 // One ioctl (`BLKGETSIZE64`) and `io_uring` submissions have no safe wrapper; their module
 // alone allows `unsafe`.
