@@ -10,6 +10,7 @@
 //! | [`embedded_io`] | (always) | `no_std`, no allocation: a [`Reader`](embedded_io::Reader) and [`Writer`](embedded_io::Writer) over `embedded-io` 0.7 with caller buffers, and [`reconstruct`](embedded_io::reconstruct) from `Read + Seek` sources in a fixed-capacity [`SourceTable`](embedded_io::SourceTable) |
 //! | `asynch` | `async` | `no_std`, no allocation: the same over `embedded-io-async` 0.7: an async `Reader` and `Writer`, and `reconstruct` from async `Read + Seek` sources in the same `SourceTable` |
 //! | `std` | `std` | `std::io` reader and writer, the `Sources` trait with file, lazily opened path and in-memory implementations, `reconstruct`, and `Read`/`Seek` views of the rebuilt stream |
+//! | `futures_03` | `futures-03` | `futures-io` 0.3 (smol, async-std, `futures`): the `asynch` `Reader`, `Writer` and `reconstruct` over `AsyncRead`/`AsyncWrite`/`AsyncSeek`, through `embedded-io-adapters`' `FromFutures`; no code of its own in the I/O path |
 //! | `tokio_1` | `tokio-1` | a cancel-safe `Reader` and a `Writer` over tokio's `AsyncRead`/`AsyncWrite`, and `reconstruct` into an `AsyncWrite` from the `std` module's sources (files, lazily opened paths) read on the blocking pool |
 //! | `fd` | `fd` (unix) | descriptors: zero-copy `reconstruct` into a descriptor (`copy_file_range`, `splice`, `sendfile` on Linux), `send`/`receive` of a stream and its sources by `SCM_RIGHTS`, block-device and `FileRange` sources |
 //!
@@ -26,6 +27,8 @@
 //! - `async`: the `embedded-io-async` adapters (`no_std`, no allocation; builds for
 //!   bare-metal targets too).
 //! - `tokio-1` (implies `std`): the tokio adapters.
+//! - `futures-03` (implies `std` and `async`): the `futures-io` adapters, through
+//!   `embedded-io-adapters` 0.7.
 //! - `defmt`: derives `defmt::Format` on the public types; forwarded to the core,
 //!   `embedded-io` and `heapless`.
 //!
@@ -45,7 +48,7 @@
 //! ([`SourceError`]), never cut or padded.
 
 #![cfg_attr(not(feature = "std"), no_std)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(feature = "fd"), forbid(unsafe_code))]
 // One ioctl (`BLKGETSIZE64`) and `io_uring` submissions have no safe wrapper; their module
 // alone allows `unsafe`.
@@ -61,6 +64,8 @@ pub mod asynch;
 pub mod embedded_io;
 #[cfg(all(feature = "fd", unix))]
 pub mod fd;
+#[cfg(feature = "futures-03")]
+pub mod futures_03;
 #[cfg(feature = "std")]
 pub mod std;
 #[cfg(feature = "tokio-1")]

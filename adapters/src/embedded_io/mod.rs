@@ -11,6 +11,44 @@
 //! Reads and writes that fail with [`ErrorKind::Interrupted`](embedded_io_07::ErrorKind)
 //! are retried; short writes are continued; a write that accepts nothing is an error
 //! rather than a panic.
+//!
+//! # `std::io` types
+//!
+//! On a host, the same drivers take `std::io` readers, writers and files wrapped in
+//! `FromStd` from [`embedded-io-adapters`](https://docs.rs/embedded-io-adapters/0.7)
+//! 0.7 (its feature `std`); this module itself stays `no_std`. Interrupted calls are
+//! retried as above, and [`ReconstructError`] reports `std::io::Error`s by their kind.
+//! This crate's `std` module (feature `std`) is the fuller choice there: it learns
+//! sizes from metadata, reads sources positionally and opens paths lazily.
+//!
+//! ```
+//! # use embedded_io_adapters_07 as embedded_io_adapters;
+//! use std::fs::File;
+//! use std::io::Cursor;
+//!
+//! use embedded_io_adapters::std::FromStd;
+//! use splitfdstream_adapters::embedded_io::reconstruct;
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("kernel"), b"kernel")?;
+//! // Inline "v2:", then source 0, twice.
+//! let mut stream = (-3i64).to_le_bytes().to_vec();
+//! stream.extend_from_slice(b"v2:");
+//! stream.extend_from_slice(&[0; 16]);
+//!
+//! let mut sources = [FromStd::new(File::open(dir.path().join("kernel"))?)];
+//! let mut image = FromStd::new(Vec::new());
+//! let mut buf = [0u8; 256];
+//! let written = reconstruct(
+//!     FromStd::new(Cursor::new(stream)),
+//!     &mut sources,
+//!     &mut image,
+//!     &mut buf,
+//! )?;
+//! assert_eq!(written, 15);
+//! assert_eq!(image.inner(), b"v2:kernelkernel");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod reader;
 mod reconstruct;
