@@ -138,11 +138,11 @@ impl fmt::Display for EncodeError {
             }
             EncodeError::InlineOverrun { len, remaining } => write!(
                 f,
-                "{len} body bytes supplied but the current body expects only {remaining} more"
+                "supplied {len} body bytes but the current body expects only {remaining} more"
             ),
             EncodeError::HeaderDue { len, room } => write!(
                 f,
-                "{len} body bytes accounted for but only {room} fit before the next chunk header"
+                "accounted for {len} body bytes but only {room} fit before the next chunk header"
             ),
         }
     }
