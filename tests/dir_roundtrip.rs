@@ -19,6 +19,7 @@ fn name() -> impl Strategy<Value = Vec<u8>> {
         6 => "[a-z0-9 ._\n-]{1,12}".prop_map(String::into_bytes),
         1 => Just(b".".to_vec()),
         1 => Just(b"...".to_vec()),
+        2 => "[.a]{1,10}".prop_map(String::into_bytes),
         1 => Just("\u{e9}t\u{e9}".as_bytes().to_vec()),
         1 => proptest::collection::vec(1u8..=255, 1..8)
             .prop_map(|bytes| bytes.into_iter().filter(|&b| b != b'/').collect()),
@@ -222,7 +223,16 @@ proptest! {
     }
 
     #[test]
-    fn check_name_agrees_with_the_model(name in name()) {
+    fn check_name_agrees_with_the_model(
+        name in prop_oneof![
+            3 => name(),
+            // Dots, slashes and NULs anywhere, across word boundaries.
+            2 => proptest::collection::vec(
+                prop_oneof![4 => Just(b'.'), 3 => Just(b'/'), 1 => Just(0u8), 2 => Just(b'a')],
+                0..40,
+            ),
+        ]
+    ) {
         prop_assert_eq!(
             splitfdstream::dir::check_name(&name),
             common::dir::model_check_name(&name)
