@@ -49,11 +49,8 @@ pub enum Status<'i> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum State {
-    /// Between chunks, or inside a header of which `filled` bytes are in `buf`.
-    Header {
-        buf: [u8; FILE_HEADER_LEN],
-        filled: u8,
-    },
+    /// Between chunks, or inside a header whose first bytes are held in the decoder.
+    Header,
     /// Inside a body of `len` bytes (at least 1) of which `delivered` were handed out.
     Body {
         metadata: bool,
@@ -63,11 +60,6 @@ enum State {
     /// A rule or limit was broken; the error repeats on every call.
     Failed(DecodeError),
 }
-
-const BETWEEN_CHUNKS: State = State::Header {
-    buf: [0; FILE_HEADER_LEN],
-    filled: 0,
-};
 
 /// A sans-IO push decoder for splitdirfdstream: feed it bytes in pieces of any size, get
 /// chunks back.
@@ -139,6 +131,10 @@ const BETWEEN_CHUNKS: State = State::Header {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Decoder {
     state: State,
+    /// The first bytes of a header cut by the end of an input.
+    held: [u8; FILE_HEADER_LEN],
+    /// How many bytes of `held` are filled (less than the header's length).
+    filled: u8,
     limits: Limits,
     position: u64,
     /// Bytes the last call found missing when it returned `NeedMore`; 0 otherwise.
@@ -160,7 +156,9 @@ impl Decoder {
     /// A decoder that rejects chunks exceeding `limits` when their header is read.
     pub const fn with_limits(limits: Limits) -> Decoder {
         Decoder {
-            state: BETWEEN_CHUNKS,
+            state: State::Header,
+            held: [0; FILE_HEADER_LEN],
+            filled: 0,
             limits,
             position: 0,
             starved: 0,
@@ -180,7 +178,7 @@ impl Decoder {
     /// Whether the decoder sits on a chunk boundary, where the stream may cleanly end: no
     /// partial header held, no body owed, and the last call did not ask for more input.
     pub const fn is_at_boundary(&self) -> bool {
-        matches!(self.state, State::Header { filled: 0, .. }) && self.starved == 0
+        matches!(self.state, State::Header) && self.filled == 0 && self.starved == 0
     }
 
     /// Body bytes still owed by the Metadata or InlineData chunk in progress (0 outside one).
@@ -207,101 +205,136 @@ impl Decoder {
     /// [`finish`](Decoder::finish). Truncation is reported by `finish` only.
     #[inline]
     pub fn decode<'i>(&mut self, input: &'i [u8]) -> Result<Step<'i>, DecodeError> {
-        match self.state {
+        let outcome = match self.state {
             State::Body {
                 metadata,
                 len,
                 delivered,
-            } => Ok(self.body(input, 0, metadata, len, delivered)),
-            State::Header { buf, filled } => match self.header(input, buf, filled) {
-                Ok(step) => Ok(step),
-                Err(error) => {
-                    self.state = State::Failed(error);
-                    self.starved = 0;
-                    Err(error)
-                }
+            } => return Ok(self.body(input, 0, metadata, len, delivered)),
+            State::Header if self.filled == 0 => self.header(input),
+            State::Header => self.held_header(input),
+            State::Failed(error) => return Err(error),
+        };
+        if let Err(error) = outcome {
+            self.state = State::Failed(error);
+            self.starved = 0;
+        }
+        outcome
+    }
+
+    /// Decodes a chunk starting at the start of `input`, the fast path: no bytes held.
+    #[inline(always)]
+    fn header<'i>(&mut self, input: &'i [u8]) -> Result<Step<'i>, DecodeError> {
+        let Some(&type_byte) = input.first() else {
+            return Ok(partial(0));
+        };
+        let offset = self.position;
+        match kind_of(type_byte, offset)? {
+            ChunkKind::FileBackedData => match input.split_first_chunk::<FILE_HEADER_LEN>() {
+                Some((header, rest)) => self.file(header, rest, FILE_HEADER_LEN, offset),
+                None => Ok(self.hold(input)),
             },
-            State::Failed(error) => Err(error),
+            kind => match input.split_first_chunk::<BODY_HEADER_LEN>() {
+                Some((header, rest)) => {
+                    self.body_header(kind, header, rest, BODY_HEADER_LEN, offset)
+                }
+                None => Ok(self.hold(input)),
+            },
         }
     }
 
-    /// Decodes a header, with `filled` of its bytes already in `buf`, and what follows it
-    /// in `input`.
-    #[inline(always)]
-    fn header<'i>(
-        &mut self,
-        input: &'i [u8],
-        mut buf: [u8; FILE_HEADER_LEN],
-        filled: u8,
-    ) -> Result<Step<'i>, DecodeError> {
-        let filled = usize::from(filled);
+    /// Decodes a chunk whose first header bytes are held, completing the header from
+    /// `input`.
+    #[inline(never)]
+    fn held_header<'i>(&mut self, input: &'i [u8]) -> Result<Step<'i>, DecodeError> {
+        let filled = usize::from(self.filled);
         let offset = self.position - len_u64(filled);
-        let type_byte = match (filled, input.first()) {
-            (0, None) => return Ok(partial(0)),
-            (0, Some(&byte)) => byte,
-            _ => buf[0],
-        };
-        let kind = kind_of(type_byte, offset)?;
+        let kind = kind_of(self.held[0], offset)?;
         let header_len = kind.header_len();
-        // The header's bytes in this input: all of them on the fast path.
-        let from_input = header_len - filled;
-        let header: &[u8] = if filled == 0 && input.len() >= header_len {
-            input
-        } else if filled + input.len() < header_len {
-            buf[filled..filled + input.len()].copy_from_slice(input);
-            self.state = State::Header {
-                buf,
-                // Less than a header's length, so it fits a u8.
-                filled: u8::try_from(filled + input.len()).unwrap_or(0),
-            };
-            self.position += len_u64(input.len());
-            self.starved = 0;
-            return Ok(partial(input.len()));
-        } else {
-            buf[filled..header_len].copy_from_slice(&input[..from_input]);
-            &buf
-        };
-        let rest = &input[from_input..];
-        if kind == ChunkKind::FileBackedData {
-            let Some(header) = header.first_chunk::<FILE_HEADER_LEN>() else {
-                // Unreachable: `header` holds at least `header_len` bytes.
-                return Ok(partial(0));
-            };
-            let file = file_header(header, &self.limits, offset)?;
-            let Some(name) = rest.get(..file.name_len) else {
-                // The name is not all here: consume nothing, not even the header.
-                self.starved = len_u64(file.name_len - rest.len());
-                return Ok(Step {
-                    consumed: 0,
-                    status: Status::NeedMore {
-                        at_least: from_input + file.name_len,
-                    },
-                });
-            };
-            check_bytes(name).map_err(|error| DecodeError::Name { error, offset })?;
-            let consumed = from_input + file.name_len;
-            self.state = BETWEEN_CHUNKS;
-            self.starved = 0;
-            self.position += len_u64(consumed);
-            return Ok(Step {
-                consumed,
-                status: Status::Chunk(Chunk::FileBackedData(FileBacked {
-                    content_len: file.content_len,
-                    dir_index: file.dir_index,
-                    name,
-                })),
-            });
+        if filled + input.len() < header_len {
+            return Ok(self.hold(input));
         }
-        let Some(header) = header.first_chunk::<BODY_HEADER_LEN>() else {
-            // Unreachable: `header` holds at least `header_len` bytes.
-            return Ok(partial(0));
+        // Completed on a copy: if the name is not all here, nothing is consumed.
+        let mut header = self.held;
+        let from_input = header_len - filled;
+        header[filled..header_len].copy_from_slice(&input[..from_input]);
+        let rest = &input[from_input..];
+        match kind {
+            ChunkKind::FileBackedData => self.file(&header, rest, from_input, offset),
+            kind => {
+                let Some(header) = header.first_chunk::<BODY_HEADER_LEN>() else {
+                    // Unreachable: the array is longer than a body header.
+                    return Ok(partial(0));
+                };
+                self.body_header(kind, header, rest, from_input, offset)
+            }
+        }
+    }
+
+    /// Keeps all of `input`, shorter than what completes the header, inside the decoder.
+    fn hold<'i>(&mut self, input: &[u8]) -> Step<'i> {
+        let filled = usize::from(self.filled);
+        self.held[filled..filled + input.len()].copy_from_slice(input);
+        // Less than a header's length, so it fits a u8.
+        self.filled = u8::try_from(filled + input.len()).unwrap_or(0);
+        self.position += len_u64(input.len());
+        self.starved = 0;
+        partial(input.len())
+    }
+
+    /// A FileBackedData chunk whose header is complete, `from_input` of its bytes being at
+    /// the start of this call's input and its name at the start of `rest`.
+    #[inline(always)]
+    fn file<'i>(
+        &mut self,
+        header: &[u8; FILE_HEADER_LEN],
+        rest: &'i [u8],
+        from_input: usize,
+        offset: u64,
+    ) -> Result<Step<'i>, DecodeError> {
+        let file = file_header(header, &self.limits, offset)?;
+        let Some(name) = rest.get(..file.name_len) else {
+            // The name is not all here: consume nothing, not even the header.
+            self.starved = len_u64(file.name_len - rest.len());
+            return Ok(Step {
+                consumed: 0,
+                status: Status::NeedMore {
+                    at_least: from_input + file.name_len,
+                },
+            });
         };
+        check_bytes(name).map_err(|error| DecodeError::Name { error, offset })?;
+        let consumed = from_input + file.name_len;
+        self.filled = 0;
+        self.starved = 0;
+        self.position += len_u64(consumed);
+        Ok(Step {
+            consumed,
+            status: Status::Chunk(Chunk::FileBackedData(FileBacked {
+                content_len: file.content_len,
+                dir_index: file.dir_index,
+                name,
+            })),
+        })
+    }
+
+    /// A Metadata or InlineData chunk whose header is complete, `from_input` of its bytes
+    /// being at the start of this call's input and its body at the start of `rest`.
+    #[inline(always)]
+    fn body_header<'i>(
+        &mut self,
+        kind: ChunkKind,
+        header: &[u8; BODY_HEADER_LEN],
+        rest: &'i [u8],
+        from_input: usize,
+        offset: u64,
+    ) -> Result<Step<'i>, DecodeError> {
         let len = body_len(header, &self.limits, offset)?;
         let metadata = kind == ChunkKind::Metadata;
+        self.filled = 0;
         self.starved = 0;
         self.position += len_u64(from_input);
         if len == 0 {
-            self.state = BETWEEN_CHUNKS;
             let fragment = InlineFragment {
                 data: &rest[..0],
                 offset: 0,
@@ -312,11 +345,6 @@ impl Decoder {
                 status: Status::Chunk(body_chunk(metadata, fragment)),
             });
         }
-        self.state = State::Body {
-            metadata,
-            len,
-            delivered: 0,
-        };
         Ok(self.body(rest, from_input, metadata, len, 0))
     }
 
@@ -335,12 +363,17 @@ impl Decoder {
         // If the owed count does not fit a usize, it is larger than any slice.
         let take = usize::try_from(owed).map_or(body.len(), |owed| owed.min(body.len()));
         if take == 0 {
+            self.state = State::Body {
+                metadata,
+                len,
+                delivered,
+            };
             return partial(already);
         }
         let take_u64 = len_u64(take);
         let remaining = owed - take_u64;
         self.state = if remaining == 0 {
-            BETWEEN_CHUNKS
+            State::Header
         } else {
             State::Body {
                 metadata,
@@ -369,13 +402,13 @@ impl Decoder {
     /// decoder.
     pub fn finish(&self) -> Result<(), DecodeError> {
         match self.state {
-            State::Header { buf, filled } => {
-                let filled = u64::from(filled);
+            State::Header => {
+                let filled = u64::from(self.filled);
                 let offset = self.position - filled;
                 let missing = if self.starved > 0 {
                     self.starved
                 } else if filled > 0 {
-                    let header_len = ChunkKind::from_type_byte(buf[0])
+                    let header_len = ChunkKind::from_type_byte(self.held[0])
                         .map_or(0, |kind| len_u64(kind.header_len()));
                     header_len - filled
                 } else {
