@@ -29,7 +29,8 @@ pub enum Chunk<'i> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct InlineFragment<'i> {
-    /// The bytes of this fragment; never empty when produced by the decoder.
+    /// The bytes of this fragment; never empty when produced by a decoder, except for the
+    /// single fragment of an empty [`dir`](crate::dir) body.
     pub data: &'i [u8],
     /// Bytes of this chunk delivered before this fragment.
     pub offset: u64,

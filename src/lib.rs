@@ -85,6 +85,12 @@
 //! [`Limits`] caps the inline length and the external index a decoder accepts; a prefix that
 //! exceeds a cap is an error as soon as it is read, before any body byte is handed out.
 //!
+//! # splitdirfdstream
+//!
+//! The format's successor, which names whole files beneath directories instead of passing
+//! one descriptor per file, lives in [`dir`], with the same shape: decoder, pull iterator,
+//! encoder, limits, errors.
+//!
 //! # Features
 //!
 //! - `defmt`: derives `defmt::Format` on every public type, for logging on embedded targets.
@@ -104,6 +110,7 @@
 mod chunk;
 mod chunks;
 mod decoder;
+pub mod dir;
 mod encoder;
 mod error;
 mod header;

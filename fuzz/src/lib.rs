@@ -19,3 +19,15 @@ pub fn limits_from(selector: u8) -> splitfdstream::Limits {
             .max_index(u64::from(selector / 4)),
     }
 }
+
+/// The splitdirfdstream limits a fuzz input selects with its first byte.
+pub fn dir_limits_from(selector: u8) -> splitfdstream::dir::Limits {
+    let limits = splitfdstream::dir::Limits::new();
+    match selector % 5 {
+        0 => limits,
+        1 => limits.max_inline(u64::from(selector)),
+        2 => limits.max_name(u64::from(selector / 8)),
+        3 => limits.max_index(u32::from(selector / 64)),
+        _ => splitfdstream::dir::Limits::reference().max_name(u64::from(selector) * 16),
+    }
+}

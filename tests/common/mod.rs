@@ -8,6 +8,8 @@
 // Each including crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod dir;
+
 use splitfdstream::{Chunk, Chunks, DecodeError, Decoder, Limits};
 
 /// A whole chunk, fragments merged.
