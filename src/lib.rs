@@ -108,6 +108,8 @@ mod encoder;
 mod error;
 mod header;
 mod limits;
+#[cfg(feature = "sparse")]
+pub mod sparse;
 
 pub use chunk::{Chunk, FdIndex, InlineFragment};
 pub use chunks::Chunks;
