@@ -186,7 +186,7 @@ impl fmt::Display for DecodeError {
                 offset,
             } => write!(
                 f,
-                "LZ4 frames at stream offset {offset} declare {declared} bytes of content for an extent of {len}"
+                "content sizes declared by the LZ4 frames at stream offset {offset} add up to {declared}, not the extent's {len}"
             ),
             DecodeError::DataSizeMismatch {
                 declared,
@@ -384,7 +384,7 @@ impl fmt::Display for EncodeError {
             ),
             EncodeError::ContentSizeMismatch { len, declared } => write!(
                 f,
-                "LZ4 frame declares {declared} bytes of content, {len} were given"
+                "an LZ4 frame declaring {declared} bytes of content was given as {len}"
             ),
             EncodeError::Lz4(fault) => write!(f, "bad LZ4 frame: {fault}"),
             EncodeError::NotOneLz4Frame { frame_len, given } => write!(

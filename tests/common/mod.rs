@@ -10,6 +10,8 @@
 
 use splitfdstream::{Chunk, Chunks, DecodeError, Decoder, Limits};
 
+pub mod sparse;
+
 /// A whole chunk, fragments merged.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Event {
