@@ -19,7 +19,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
-targets=(decode decode_split roundtrip)
+targets=(decode decode_split roundtrip sparse_decode sparse_decode_split sparse_roundtrip)
 cargo fuzz build --debug-assertions
 
 for target in "${targets[@]}"; do

@@ -6,6 +6,7 @@
 //! lets through. Driven by `tests/sparse_peer.py`; skipped, with the reason printed,
 //! where Debian's `virtnbdbackup` and `python3-lz4` are not installed.
 
+#![cfg(feature = "sparse")]
 // Tests state their expectations with unwrap and panics.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

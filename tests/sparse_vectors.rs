@@ -3,6 +3,7 @@
 //! byte by the push decoder and by the pull iterator; every proper prefix of a good stream
 //! is a truncation; and the encoder writing the same bytes and refusing bad streams.
 
+#![cfg(feature = "sparse")]
 // Tests state their expectations with unwrap and panics.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

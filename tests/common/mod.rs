@@ -10,6 +10,7 @@
 
 use splitfdstream::{Chunk, Chunks, DecodeError, Decoder, Limits};
 
+#[cfg(feature = "sparse")]
 pub mod sparse;
 
 /// A whole chunk, fragments merged.
