@@ -150,6 +150,7 @@ const fn expect_header(trailer: Option<TrailerRead>) -> State {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Decoder {
     state: State,
     limits: Limits,

@@ -64,6 +64,7 @@ pub enum Frame<'i> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Frames<'i> {
     stream: &'i [u8],
     at: usize,

@@ -388,6 +388,7 @@ pub struct Lz4Frame<'i> {
 /// assert_eq!(frames[0].info.content_size, None);
 /// ```
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Lz4Frames<'i> {
     rest: &'i [u8],
     offset: u64,
