@@ -19,7 +19,8 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
-targets=(decode decode_split roundtrip dir_decode dir_decode_split dir_roundtrip)
+targets=(decode decode_split roundtrip dir_decode dir_decode_split dir_roundtrip
+         sparse_decode sparse_decode_split sparse_roundtrip)
 cargo fuzz build --debug-assertions
 
 for target in "${targets[@]}"; do

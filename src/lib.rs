@@ -85,19 +85,24 @@
 //! [`Limits`] caps the inline length and the external index a decoder accepts; a prefix that
 //! exceeds a cap is an error as soon as it is read, before any body byte is handed out.
 //!
-//! # splitdirfdstream
+//! # Other formats
 //!
-//! The format's successor, which names whole files beneath directories instead of passing
-//! one descriptor per file, lives in [`dir`], with the same shape: decoder, pull iterator,
-//! encoder, limits, errors.
+//! Each with the same shape as the first: decoder, pull iterator, encoder, limits, errors.
+//!
+//! - [`dir`]: splitdirfdstream, the format's successor, which names whole files beneath
+//!   directories instead of passing one descriptor per file.
+//! - [`sparse`]: virtnbdbackup's sparse disk-backup streams (data and zero extents of a
+//!   virtual disk, optionally LZ4-compressed).
 //!
 //! # Features
 //!
+//! - `sparse` (default): the [`sparse`] module. It brings in `serde` (no `std`, no derive)
+//!   and `serde-json-core` to read the metadata JSON; turn default features off to build
+//!   the first format alone.
 //! - `defmt`: derives `defmt::Format` on every public type, for logging on embedded targets.
 //!
-//! The crate has no other features and no default ones. It never allocates, has no
-//! `unsafe` code (`#![forbid(unsafe_code)]`) and builds for bare-metal targets such as
-//! `thumbv7em-none-eabihf`.
+//! The crate never allocates, has no `unsafe` code (`#![forbid(unsafe_code)]`) and builds
+//! for bare-metal targets such as `thumbv7em-none-eabihf`, with or without `sparse`.
 //!
 //! # Minimum supported Rust version
 //!
@@ -115,6 +120,8 @@ mod encoder;
 mod error;
 mod header;
 mod limits;
+#[cfg(feature = "sparse")]
+pub mod sparse;
 
 pub use chunk::{Chunk, FdIndex, InlineFragment};
 pub use chunks::Chunks;

@@ -12,6 +12,9 @@ pub mod dir;
 
 use splitfdstream::{Chunk, Chunks, DecodeError, Decoder, Limits};
 
+#[cfg(feature = "sparse")]
+pub mod sparse;
+
 /// A whole chunk, fragments merged.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Event {
