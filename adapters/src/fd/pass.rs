@@ -7,13 +7,13 @@ use ::std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use ::std::vec::Vec;
 
 use rustix::event::PollFlags;
-use rustix::io::{Errno, IoSlice, IoSliceMut};
+use rustix::io::{IoSlice, IoSliceMut};
 use rustix::net::{
     RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
     SendAncillaryMessage, SendFlags,
 };
 
-use super::retry::wait;
+use super::retry::retrying;
 use super::source::{FdKind, FdSource};
 use crate::drive::len_u64;
 
@@ -177,21 +177,17 @@ fn send_bytes(socket: BorrowedFd<'_>, mut bytes: &[u8], fds: &[BorrowedFd<'_>]) 
         ));
     }
     while !bytes.is_empty() {
-        match rustix::net::sendmsg(
-            socket,
-            &[IoSlice::new(bytes)],
-            &mut control,
-            SendFlags::NOSIGNAL,
-        ) {
-            Ok(n) => {
-                bytes = bytes.get(n..).unwrap_or_default();
-                // The descriptors went with the first byte.
-                control.clear();
-            }
-            Err(Errno::INTR) => {}
-            Err(Errno::AGAIN) => wait(socket, PollFlags::OUT)?,
-            Err(error) => return Err(error.into()),
-        }
+        let n = retrying(socket, PollFlags::OUT, || {
+            rustix::net::sendmsg(
+                socket,
+                &[IoSlice::new(bytes)],
+                &mut control,
+                SendFlags::NOSIGNAL,
+            )
+        })?;
+        bytes = bytes.get(n..).unwrap_or_default();
+        // The descriptors went with the first byte.
+        control.clear();
     }
     Ok(())
 }
@@ -318,20 +314,14 @@ fn receive_bytes(
     while filled < buf.len() {
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let target = buf.get_mut(filled..).unwrap_or_default();
-        let message = match rustix::net::recvmsg(
-            socket,
-            &mut [IoSliceMut::new(target)],
-            &mut control,
-            RecvFlags::CMSG_CLOEXEC,
-        ) {
-            Ok(message) => message,
-            Err(Errno::INTR) => continue,
-            Err(Errno::AGAIN) => {
-                wait(socket, PollFlags::IN)?;
-                continue;
-            }
-            Err(error) => return Err(error.into()),
-        };
+        let message = retrying(socket, PollFlags::IN, || {
+            rustix::net::recvmsg(
+                socket,
+                &mut [IoSliceMut::new(&mut *target)],
+                &mut control,
+                RecvFlags::CMSG_CLOEXEC,
+            )
+        })?;
         // Take ownership of whatever arrived first, so that every error below closes it.
         for message in control.drain() {
             if let RecvAncillaryMessage::ScmRights(received) = message {

@@ -31,6 +31,8 @@ pub use reconstructor::Reconstructor;
 pub use seekable::SeekableReconstructor;
 #[cfg(unix)]
 pub use sources::describe_mode;
+#[cfg(target_os = "linux")]
+pub use sources::Beneath;
 pub use sources::{
     open_path_source, ExpectedLens, PathSource, PathSources, ReadAt, Sources, DEFAULT_OPEN_AHEAD,
     DEFAULT_OPEN_FILES,

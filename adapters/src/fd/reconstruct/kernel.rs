@@ -10,7 +10,7 @@ use rustix::io::Errno;
 
 use super::Output;
 use crate::drive::{len_u64, ExternalCopy, Progress};
-use crate::fd::retry::{wait, write_all};
+use crate::fd::retry::{retrying, write_all};
 use crate::fd::source::FdKind;
 use crate::std::steps::{output, Blame};
 use crate::std::{read_at_retrying, Error, ReadAt};
@@ -158,20 +158,21 @@ impl Output<'_> {
                 return Ok(false);
             };
             let want = usize::try_from(owed).map_or(KERNEL_CHUNK, |owed| owed.min(KERNEL_CHUNK));
+            let out = self.fd;
             let result = match method {
-                Methods::COPY_FILE_RANGE => {
-                    rustix::fs::copy_file_range(fd, Some(&mut offset), self.fd, None, want)
+                Methods::COPY_FILE_RANGE => retrying(out, PollFlags::OUT, || {
+                    rustix::fs::copy_file_range(fd, Some(&mut offset), out, None, want)
+                }),
+                Methods::SPLICE if self.kind == FdKind::Pipe => {
+                    retrying(out, PollFlags::OUT, || {
+                        let flags = rustix::pipe::SpliceFlags::empty();
+                        rustix::pipe::splice(fd, Some(&mut offset), out, None, want, flags)
+                    })
                 }
-                Methods::SPLICE if self.kind == FdKind::Pipe => rustix::pipe::splice(
-                    fd,
-                    Some(&mut offset),
-                    self.fd,
-                    None,
-                    want,
-                    rustix::pipe::SpliceFlags::empty(),
-                ),
                 Methods::SPLICE => self.splice_through_pipe(fd, offset, want),
-                _ => rustix::fs::sendfile(self.fd, fd, Some(&mut offset), want),
+                _ => retrying(out, PollFlags::OUT, || {
+                    rustix::fs::sendfile(out, fd, Some(&mut offset), want)
+                }),
             };
             match result {
                 Ok(n) => {
@@ -183,10 +184,6 @@ impl Output<'_> {
                         Methods::SPLICE => self.copied.splice += moved,
                         _ => self.copied.sendfile += moved,
                     }
-                }
-                Err(Errno::INTR) => {}
-                Err(Errno::AGAIN) => {
-                    wait(self.fd, PollFlags::OUT).map_err(output(self.written()))?
                 }
                 // The kernel or this output lacks the method: stop trying it.
                 Err(Errno::NOSYS | Errno::OPNOTSUPP) => self.methods = self.methods.without(method),
@@ -249,21 +246,25 @@ impl Output<'_> {
             return Err(Errno::NOSYS);
         };
         let capacity = rustix::pipe::fcntl_getpipe_size(writer).unwrap_or(64 * 1024);
-        let taken = splice(
-            fd,
-            Some(&mut offset),
-            writer,
-            None,
-            want.min(capacity),
-            SpliceFlags::empty(),
-        )?;
+        let taken = rustix::io::retry_on_intr(|| {
+            let want = want.min(capacity);
+            splice(
+                fd,
+                Some(&mut offset),
+                writer,
+                None,
+                want,
+                SpliceFlags::empty(),
+            )
+        })?;
         let mut left = taken;
         while left > 0 {
-            match splice(reader, None, self.fd, None, left, SpliceFlags::MORE) {
+            let out = self.fd;
+            match retrying(out, PollFlags::OUT, || {
+                splice(reader, None, out, None, left, SpliceFlags::MORE)
+            }) {
                 Ok(0) => return Err(Errno::PIPE),
                 Ok(n) => left -= n,
-                Err(Errno::INTR) => {}
-                Err(Errno::AGAIN) => wait(self.fd, PollFlags::OUT).map_err(|_| Errno::IO)?,
                 Err(_) => {
                     // `taken` bytes have left the source, so no error from here on may ask
                     // the caller to try another method for this range: that would copy
@@ -305,10 +306,9 @@ fn is_fallback(errno: Errno) -> bool {
 fn drain(pipe: &OwnedFd, out: BorrowedFd<'_>, mut len: usize, buf: &mut [u8]) -> io::Result<()> {
     while len > 0 {
         let room = buf.len().min(len);
-        let n = match rustix::io::read(pipe, &mut buf[..room]) {
+        let n = match rustix::io::retry_on_intr(|| rustix::io::read(pipe, &mut buf[..room])) {
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
             Ok(n) => n,
-            Err(Errno::INTR) => continue,
             Err(error) => return Err(error.into()),
         };
         write_all(out, &buf[..n])?;

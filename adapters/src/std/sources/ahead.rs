@@ -9,6 +9,7 @@
 //! most about `depth` files open among them, so a layer of any size reconstructs under a
 //! low open-file limit and in bounded memory.
 
+use ::std::collections::VecDeque;
 use ::std::io;
 use ::std::ops::Range;
 use ::std::path::PathBuf;
@@ -19,7 +20,7 @@ use ::std::vec;
 use ::std::vec::Vec;
 
 use super::path::PathSource;
-use super::policy::{Opened, Opener};
+use super::policy::{Opened, Opener, Result as OpenResult};
 use crate::drive::len_u64;
 
 /// Sources up to this size are read whole by a helper; of larger ones it reads this much
@@ -110,6 +111,9 @@ impl ReadAhead {
                     if io_uring {
                         opener.use_io_uring(group);
                     }
+                    // Files opened in a group but not yet in a batch: the next part of the
+                    // range starts with them.
+                    let mut pending = VecDeque::new();
                     let mut at = first * MAX_BATCH;
                     while at < paths.len() {
                         let end = paths.len().min(at + MAX_BATCH);
@@ -117,7 +121,13 @@ impl ReadAhead {
                         while from < end {
                             let content = reused.try_recv().unwrap_or_default();
                             let limits = (open_per_batch, group);
-                            let ready = read_batch(&mut opener, &paths, from..end, content, limits);
+                            let ready = read_batch(
+                                (&mut opener, &mut pending),
+                                &paths,
+                                from..end,
+                                content,
+                                limits,
+                            );
                             from = end.min(from + ready.sources.len().max(1));
                             // The reader went away: stop opening.
                             if sender.send(ready).is_err() {
@@ -185,9 +195,11 @@ impl Drop for ReadAhead {
 
 /// Opens and reads sources of `range` of `paths` in order, their content into `content`
 /// (a buffer handed back for reuse, or a new one), up to the end of the range or to the
-/// source that makes `max_open` files passed on open. Files are opened `group` at a time.
+/// source that makes `max_open` files passed on open. Files are opened `group` at a time;
+/// those opened and not reached stay in `pending` for the next part of the range, so no
+/// file is opened twice.
 fn read_batch(
-    opener: &mut Opener,
+    (opener, pending): (&mut Opener, &mut VecDeque<(usize, OpenResult)>),
     paths: &[PathBuf],
     range: Range<usize>,
     mut content: Vec<u8>,
@@ -197,15 +209,14 @@ fn read_batch(
     let mut open = 0;
     let end = range.end;
     let mut sources = Vec::with_capacity(range.len());
-    let mut opened = Vec::new().into_iter();
     for at in range {
-        if opened.len() == 0 {
+        if pending.front().is_none_or(|&(first, _)| first != at) {
+            pending.clear();
             let last = end.min(at + group.max(1));
-            opened = opener
-                .open_many(paths.get(at..last).unwrap_or_default())
-                .into_iter();
+            let opened = opener.open_many(paths.get(at..last).unwrap_or_default());
+            pending.extend((at..).zip(opened));
         }
-        let Some(source) = opened.next() else {
+        let Some((_, source)) = pending.pop_front() else {
             break;
         };
         let source = source.map(|(file, size)| {

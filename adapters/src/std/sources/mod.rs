@@ -24,6 +24,8 @@ pub use path::{PathSource, PathSources, DEFAULT_OPEN_AHEAD, DEFAULT_OPEN_FILES};
 #[cfg(unix)]
 pub use policy::describe_mode;
 pub use policy::open_path_source;
+#[cfg(target_os = "linux")]
+pub use policy::Beneath;
 pub use read_at::ReadAt;
 
 /// The caller's external sources: what each reference of a stream names.

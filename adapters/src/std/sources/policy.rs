@@ -48,10 +48,12 @@ pub fn open_path_source(path: &Path) -> io::Result<File> {
     Ok(file.into_blocking())
 }
 
+#[cfg(target_os = "linux")]
+pub use beneath::Beneath;
 #[cfg(unix)]
 pub use unix::describe_mode;
 #[cfg(unix)]
-pub(crate) use unix::{Opened, Opener};
+pub(crate) use unix::{Opened, Opener, Result};
 
 #[cfg(not(unix))]
 pub(crate) use other::{Opened, Opener};
@@ -291,7 +293,7 @@ mod unix {
 
     /// `file`, opened from `path`, if it is a regular file or a block device, with a
     /// regular file's size; an error naming `path` otherwise.
-    fn checked(file: File, path: &Path) -> Result {
+    pub(super) fn checked(file: File, path: &Path) -> Result {
         let stat = rustix::fs::fstat(&file).map_err(|error| named(path, error.into()))?;
         match FileType::from_raw_mode(stat.st_mode) {
             FileType::RegularFile => Ok((Opened { file }, u64::try_from(stat.st_size).ok())),
@@ -355,6 +357,173 @@ mod other {
                 Err(not_a_source(path, "a directory"))
             } else {
                 Err(not_a_source(path, "not a regular file"))
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod beneath {
+    use ::std::fs::File;
+    use ::std::io;
+    use ::std::os::fd::OwnedFd;
+    use ::std::path::Path;
+
+    use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
+    use rustix::io::Errno;
+
+    use super::unix::describe_mode;
+    use super::{named, not_a_source};
+
+    /// A directory beneath which names are opened as sources, by the same policy as
+    /// [`open_path_source`](super::open_path_source), and confined: `openat2` with
+    /// `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV`, so that no name (an
+    /// absolute one, one with `..`, one through a symbolic link that leaves the directory,
+    /// one that crosses a mount) reaches a file outside it. There is no unconfined
+    /// fallback: a kernel without `openat2` (before Linux 5.6) is an error.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use splitfdstream_adapters::std::Beneath;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("member"), b"content")?;
+    /// std::os::unix::fs::symlink("/etc/hostname", dir.path().join("escape"))?;
+    /// let beneath = Beneath::open_dir(dir.path())?;
+    /// let (_, size) = beneath.open(Path::new("member"))?;
+    /// assert_eq!(size, Some(7));
+    /// let error = beneath.open(Path::new("escape")).unwrap_err();
+    /// assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+    /// assert!(beneath.open(Path::new("../member")).is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[derive(Debug)]
+    pub struct Beneath {
+        dir: OwnedFd,
+        symlinks: bool,
+    }
+
+    /// Resolution that stays beneath the directory, on its file system, without magic links.
+    const CONFINED: ResolveFlags = ResolveFlags::BENEATH
+        .union(ResolveFlags::NO_MAGICLINKS)
+        .union(ResolveFlags::NO_XDEV);
+
+    impl Beneath {
+        /// The directory at `path`.
+        ///
+        /// # Errors
+        ///
+        /// The error of opening it, naming the path.
+        pub fn open_dir(path: &Path) -> io::Result<Beneath> {
+            let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            let dir = rustix::io::retry_on_intr(|| rustix::fs::open(path, flags, Mode::empty()))
+                .map_err(|error| named(path, error.into()))?;
+            Ok(Beneath::new(dir))
+        }
+
+        /// The directory open on `dir` (received from another process, say).
+        pub fn new(dir: OwnedFd) -> Beneath {
+            Beneath {
+                dir,
+                symlinks: true,
+            }
+        }
+
+        /// Whether symbolic links that stay beneath the directory are followed (the
+        /// default); without, any symbolic link on the way is an error.
+        #[must_use]
+        pub fn following_symlinks(mut self, follow: bool) -> Beneath {
+            self.symlinks = follow;
+            self
+        }
+
+        fn resolve(&self) -> ResolveFlags {
+            if self.symlinks {
+                CONFINED
+            } else {
+                CONFINED | ResolveFlags::NO_SYMLINKS
+            }
+        }
+
+        fn walk(
+            &self,
+            name: &Path,
+            flags: OFlags,
+            resolve: ResolveFlags,
+        ) -> Result<OwnedFd, Errno> {
+            // The kernel asks to retry when a rename raced the walk.
+            let mut tries = 0;
+            loop {
+                match rustix::fs::openat2(&self.dir, name, flags, Mode::empty(), resolve) {
+                    Err(Errno::AGAIN | Errno::INTR) if tries < 8 => tries += 1,
+                    other => return other,
+                }
+            }
+        }
+
+        /// The error of a confined walk that failed with `errno`, naming `name`.
+        fn refusal(&self, name: &Path, errno: Errno) -> io::Error {
+            let denied = |why: &str| {
+                io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    ::std::format!("{}: {why}", name.display()),
+                )
+            };
+            match errno {
+                Errno::NOSYS => io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    ::std::format!(
+                        "{}: this kernel has no openat2 (Linux 5.6 or later), which is needed to open files confined beneath a directory",
+                        name.display()
+                    ),
+                ),
+                Errno::XDEV => denied("lies outside the directory or on another file system"),
+                Errno::LOOP if !self.symlinks => {
+                    // Say whether the link would even have stayed beneath.
+                    match self.walk(name, OFlags::PATH | OFlags::CLOEXEC, CONFINED) {
+                        Err(Errno::XDEV) => {
+                            denied("leads outside the directory through a symbolic link")
+                        }
+                        _ => denied("is reached through a symbolic link, which is not allowed here"),
+                    }
+                }
+                errno => named(name, errno.into()),
+            }
+        }
+
+        /// Opens `name` beneath the directory as a source: returns it (blocking again) with
+        /// a regular file's size (`None` for a block device).
+        ///
+        /// # Errors
+        ///
+        /// `PermissionDenied` for a name that leads outside the directory (or through a
+        /// symbolic link, when they are not followed), `Unsupported` without `openat2`,
+        /// `InvalidInput` for a file that is neither a regular file nor a block device, and
+        /// the errors of `openat2` and `fstat`; each names `name`.
+        pub fn open(&self, name: &Path) -> io::Result<(File, Option<u64>)> {
+            let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+            let fd = self
+                .walk(name, flags, self.resolve())
+                .map_err(|errno| self.refusal(name, errno))?;
+            let (opened, size) = super::unix::checked(File::from(fd), name)?;
+            Ok((opened.into_blocking(), size))
+        }
+
+        /// Checks, without opening it for reading, that `name` resolves beneath the
+        /// directory to a regular file or a block device; returns a regular file's size.
+        ///
+        /// # Errors
+        ///
+        /// As [`open`](Beneath::open).
+        pub fn check(&self, name: &Path) -> io::Result<Option<u64>> {
+            let fd = self
+                .walk(name, OFlags::PATH | OFlags::CLOEXEC, self.resolve())
+                .map_err(|errno| self.refusal(name, errno))?;
+            let stat = rustix::fs::fstat(&fd).map_err(|error| named(name, error.into()))?;
+            match FileType::from_raw_mode(stat.st_mode) {
+                FileType::RegularFile => Ok(u64::try_from(stat.st_size).ok()),
+                FileType::BlockDevice => Ok(None),
+                _ => Err(not_a_source(name, describe_mode(stat.st_mode))),
             }
         }
     }
