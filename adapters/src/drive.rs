@@ -8,14 +8,50 @@
 
 use core::ops::Range;
 
-use splitfdstream::{Chunk, DecodeError, Decoder, FdIndex, InlineFragment, Limits};
+use splitfdstream::{Chunk, Decoder, FdIndex, InlineFragment, Limits};
 
 use crate::error::SourceError;
+use crate::format::{AnyDecoder, Format, Found, StreamDecoder, StreamError};
+use crate::SourceRef;
+
+/// Where in the stream buffer an external reference is: the first format's index, or the
+/// successor's directory, name (a range of the buffer) and length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RefAt {
+    Index(FdIndex),
+    Named {
+        dir: u32,
+        name: Range<usize>,
+        len: u64,
+    },
+}
+
+impl RefAt {
+    /// The reference, its name borrowed from `buf` (the buffer it was decoded from).
+    pub(crate) fn get<'b>(&self, buf: &'b [u8]) -> SourceRef<'b> {
+        match self {
+            RefAt::Index(index) => SourceRef::Index(*index),
+            RefAt::Named { dir, name, len } => SourceRef::Named {
+                dir: *dir,
+                name: buf.get(name.clone()).unwrap_or_default(),
+                len: *len,
+            },
+        }
+    }
+
+    /// The number that identifies the source in [`SourceError`]s.
+    pub(crate) fn number(&self) -> u64 {
+        match self {
+            RefAt::Index(index) => index.get(),
+            RefAt::Named { dir, .. } => u64::from(*dir),
+        }
+    }
+}
 
 /// What the driver must do next, as found by [`Feed::poll`].
 ///
-/// Inline data is described by a range of the buffer rather than borrowed from it, so the
-/// driver can refill the buffer in the same loop that polls it.
+/// Inline data and names are described by ranges of the buffer rather than borrowed from
+/// it, so the driver can refill the buffer in the same loop that polls it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Event {
     /// An inline fragment held in `buf[range]`.
@@ -25,16 +61,15 @@ pub(crate) enum Event {
         remaining: u64,
     },
     /// A reference to an external source.
-    External(FdIndex),
-    /// The buffer is used up: read more into [`Feed::refill_target`], then call
-    /// [`Feed::filled`].
+    External(RefAt),
+    /// Read more into [`Feed::refill_target`], then call [`Feed::filled`].
     NeedInput,
     /// The stream ended cleanly on a chunk boundary.
     End,
 }
 
 impl Event {
-    /// The chunk this event describes, borrowing inline data from `buf`.
+    /// The first format's chunk this event describes, borrowing inline data from `buf`.
     pub(crate) fn chunk(self, buf: &[u8]) -> Option<Chunk<'_>> {
         match self {
             Event::Inline {
@@ -46,29 +81,43 @@ impl Event {
                 offset,
                 remaining,
             })),
-            Event::External(index) => Some(Chunk::External(index)),
-            Event::NeedInput | Event::End => None,
+            Event::External(RefAt::Index(index)) => Some(Chunk::External(index)),
+            Event::External(RefAt::Named { .. }) | Event::NeedInput | Event::End => None,
         }
     }
 }
 
-/// Buffer bookkeeping around a [`Decoder`]: which part of the caller's buffer holds
+/// Buffer bookkeeping around a format's decoder: which part of the caller's buffer holds
 /// undecoded stream bytes, and whether the input has ended.
 ///
-/// The decoder keeps a partial prefix itself, so by the time input is needed the whole
-/// buffer is free again: there is never anything to compact.
+/// The first format's decoder keeps a partial prefix itself, so the whole buffer is free
+/// again whenever input is needed. The successor's needs a whole name in one piece: what
+/// it left is moved to the front of the buffer and the read appends to it.
 #[derive(Clone, Debug)]
-pub(crate) struct Feed {
-    decoder: Decoder,
+pub(crate) struct Feed<D = Decoder> {
+    decoder: D,
     start: usize,
     end: usize,
     ended: bool,
 }
 
-impl Feed {
-    pub(crate) const fn new(limits: Limits) -> Feed {
+impl Feed<Decoder> {
+    pub(crate) const fn new(limits: Limits) -> Feed<Decoder> {
+        Feed::with_decoder(Decoder::with_limits(limits))
+    }
+}
+
+impl Feed<AnyDecoder> {
+    /// A feed of `format` for a stream buffer of `buffer` bytes.
+    pub(crate) fn of(format: Format, limits: Limits, buffer: usize) -> Feed<AnyDecoder> {
+        Feed::with_decoder(AnyDecoder::new(format, limits, buffer))
+    }
+}
+
+impl<D: StreamDecoder> Feed<D> {
+    const fn with_decoder(decoder: D) -> Feed<D> {
         Feed {
-            decoder: Decoder::with_limits(limits),
+            decoder,
             start: 0,
             end: 0,
             ended: false,
@@ -76,22 +125,31 @@ impl Feed {
     }
 
     /// Decodes the next event from `buf`, the buffer last refilled.
-    pub(crate) fn poll(&mut self, buf: &[u8]) -> Result<Event, DecodeError> {
+    pub(crate) fn poll(&mut self, buf: &[u8]) -> Result<Event, D::Error> {
         while let Some(input) = buf.get(self.start..self.end).filter(|i| !i.is_empty()) {
-            let step = self.decoder.decode(input)?;
-            let consumed_to = self.start + step.consumed;
-            self.start = consumed_to;
-            match step.chunk {
-                // The decoder hands out inline data as the tail of what it consumed.
-                Some(Chunk::Inline(fragment)) => {
+            let (consumed, found) = self.decoder.next(input)?;
+            let to = self.start + consumed;
+            self.start = to;
+            match found {
+                Found::Inline {
+                    len,
+                    offset,
+                    remaining,
+                } => {
                     return Ok(Event::Inline {
-                        range: consumed_to - fragment.data.len()..consumed_to,
-                        offset: fragment.offset,
-                        remaining: fragment.remaining,
+                        range: to - len..to,
+                        offset,
+                        remaining,
                     })
                 }
-                Some(Chunk::External(index)) => return Ok(Event::External(index)),
-                None => {}
+                Found::Index(index) => return Ok(Event::External(RefAt::Index(index))),
+                Found::Named { dir, name_len, len } => {
+                    let name = to - name_len..to;
+                    return Ok(Event::External(RefAt::Named { dir, name, len }));
+                }
+                Found::Partial => {}
+                // The decoder caps names so that this many bytes fit the buffer.
+                Found::NeedMore(_) => break,
             }
         }
         if self.ended {
@@ -101,11 +159,16 @@ impl Feed {
         Ok(Event::NeedInput)
     }
 
-    /// The part of `buf` to read stream bytes into (all of it: nothing is pending).
+    /// The part of `buf` to read stream bytes into: all of it but what the decoder left
+    /// undecoded, which moves to the front.
     pub(crate) fn refill_target<'b>(&mut self, buf: &'b mut [u8]) -> &'b mut [u8] {
+        let left = self.end - self.start;
+        if left > 0 {
+            buf.copy_within(self.start..self.end, 0);
+        }
         self.start = 0;
-        self.end = 0;
-        buf
+        self.end = left;
+        buf.get_mut(left..).unwrap_or_default()
     }
 
     /// Records that a read into [`refill_target`](Feed::refill_target) returned `n` bytes;
@@ -114,12 +177,12 @@ impl Feed {
         if n == 0 {
             self.ended = true;
         } else {
-            self.end = n;
+            self.end += n;
         }
     }
 
     /// Stream bytes decoded so far.
-    pub(crate) const fn position(&self) -> u64 {
+    pub(crate) fn position(&self) -> u64 {
         self.decoder.position()
     }
 }
@@ -152,11 +215,10 @@ impl ExternalCopy {
     /// Starts copying source `index`, whose size is `size` when discoverable, which the
     /// caller may `expect` to have a given size.
     pub(crate) fn new(
-        index: FdIndex,
+        index: u64,
         size: Option<u64>,
         expected: Option<u64>,
     ) -> Result<ExternalCopy, SourceError> {
-        let index = index.get();
         let len = match (size, expected) {
             (Some(actual), Some(expected)) if actual != expected => {
                 return Err(SourceError::SizeMismatch {
@@ -251,13 +313,14 @@ pub(crate) enum Step {
     ReadStream,
     /// Write `stream_buf[range]`, inline data.
     WriteInline(Range<usize>),
-    /// Find source `index` and its size, then call [`Rebuild::source_opened`]; asked again
-    /// until then (a driver may put it off, to do it where it may block).
-    OpenSource(FdIndex),
-    /// Read source `index` from `offset` (where its last read ended) into a buffer of
-    /// `want` bytes, then call [`Rebuild::source_read`].
+    /// Find the source the reference names and its size, then call
+    /// [`Rebuild::source_opened`]; asked again until then (a driver may put it off, to do
+    /// it where it may block).
+    OpenSource(RefAt),
+    /// Read the source from `offset` (where its last read ended) into a buffer of `want`
+    /// bytes, then call [`Rebuild::source_read`].
     ReadSource {
-        index: FdIndex,
+        reference: RefAt,
         offset: u64,
         want: usize,
     },
@@ -275,20 +338,21 @@ pub(crate) enum Step {
 /// reports the outcome.
 #[derive(Clone, Debug)]
 pub(crate) struct Rebuild {
-    feed: Feed,
+    feed: Feed<AnyDecoder>,
     /// The source to open next.
-    opening: Option<FdIndex>,
+    opening: Option<RefAt>,
     /// The source being copied.
-    copy: Option<(FdIndex, ExternalCopy)>,
+    copy: Option<(RefAt, ExternalCopy)>,
     /// Bytes read from the source and not yet handed out for writing.
     unwritten: usize,
     total: u64,
 }
 
 impl Rebuild {
-    pub(crate) const fn new(limits: Limits) -> Rebuild {
+    /// A reconstruction of a stream of `format` through a stream buffer of `buffer` bytes.
+    pub(crate) fn new(format: Format, limits: Limits, buffer: usize) -> Rebuild {
         Rebuild {
-            feed: Feed::new(limits),
+            feed: Feed::of(format, limits, buffer),
             opening: None,
             copy: None,
             unwritten: 0,
@@ -298,28 +362,28 @@ impl Rebuild {
 
     /// The next thing to do, given the stream buffer last refilled and `room`, the most
     /// bytes the driver can take from a source now.
-    pub(crate) fn step(&mut self, stream_buf: &[u8], room: usize) -> Result<Step, DecodeError> {
+    pub(crate) fn step(&mut self, stream_buf: &[u8], room: usize) -> Result<Step, StreamError> {
         if self.unwritten > 0 {
             return Ok(Step::WriteSource(core::mem::take(&mut self.unwritten)));
         }
-        if let Some((index, copy)) = &self.copy {
+        if let Some((reference, copy)) = &self.copy {
             return Ok(Step::ReadSource {
-                index: *index,
+                reference: reference.clone(),
                 offset: copy.offset(),
                 want: copy.want(room),
             });
         }
-        if let Some(index) = self.opening {
-            return Ok(Step::OpenSource(index));
+        if let Some(reference) = &self.opening {
+            return Ok(Step::OpenSource(reference.clone()));
         }
         Ok(match self.feed.poll(stream_buf)? {
             Event::Inline { range, .. } => {
                 self.total = self.total.saturating_add(len_u64(range.len()));
                 Step::WriteInline(range)
             }
-            Event::External(index) => {
-                self.opening = Some(index);
-                Step::OpenSource(index)
+            Event::External(reference) => {
+                self.opening = Some(reference.clone());
+                Step::OpenSource(reference)
             }
             Event::NeedInput => Step::ReadStream,
             Event::End => Step::End { total: self.total },
@@ -345,7 +409,7 @@ impl Rebuild {
 
     /// Stream bytes decoded so far.
     #[cfg_attr(not(feature = "std"), allow(dead_code))]
-    pub(crate) const fn position(&self) -> u64 {
+    pub(crate) fn position(&self) -> u64 {
         self.feed.position()
     }
 
@@ -355,16 +419,18 @@ impl Rebuild {
         self.total
     }
 
-    /// Starts copying source `index` for [`Step::OpenSource`]: its own size, when known,
-    /// and the size the caller expects, if any.
+    /// Starts copying the source for [`Step::OpenSource`]: its own size, when known, and
+    /// the size it must have (the caller's expectation, or the reference's own), if any.
     pub(crate) fn source_opened(
         &mut self,
-        index: FdIndex,
         size: Option<u64>,
         expected: Option<u64>,
     ) -> Result<(), SourceError> {
-        self.opening = None;
-        self.copy = Some((index, ExternalCopy::new(index, size, expected)?));
+        let Some(reference) = self.opening.take() else {
+            return Ok(());
+        };
+        let copy = ExternalCopy::new(reference.number(), size, expected)?;
+        self.copy = Some((reference, copy));
         Ok(())
     }
 

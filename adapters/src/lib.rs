@@ -56,6 +56,7 @@
 
 mod drive;
 mod error;
+mod format;
 mod io_loops;
 mod source_ref;
 
@@ -72,6 +73,7 @@ pub mod std;
 pub mod tokio_1;
 
 pub use error::{ReadError, SourceError, WriteError};
+pub use format::{Format, StreamError, UnknownFormat};
 pub use source_ref::SourceRef;
 
 /// The smallest read buffer a reader accepts: one chunk prefix.

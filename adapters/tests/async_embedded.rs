@@ -20,6 +20,7 @@ use proptest::prelude::*;
 use splitfdstream::DecodeError;
 use splitfdstream_adapters::asynch;
 use splitfdstream_adapters::embedded_io::{self, ReconstructError, SliceSource, SourceTable};
+use splitfdstream_adapters::StreamError;
 use splitfdstream_adapters::{ReadError, SourceError, WriteError};
 
 /// Returns `Pending` once (after asking to be polled again), then completes.
@@ -414,7 +415,9 @@ fn reconstruct_reports_bad_sources_and_outputs() {
     ));
     assert!(matches!(
         error,
-        Err(ReconstructError::Decode(DecodeError::Truncated { .. }))
+        Err(ReconstructError::Decode(StreamError::Splitfdstream(
+            DecodeError::Truncated { .. }
+        )))
     ));
     let error = block_on(asynch::reconstruct(
         &stream[..],

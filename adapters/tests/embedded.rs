@@ -11,6 +11,7 @@ use splitfdstream::{Chunk, DecodeError};
 use splitfdstream_adapters::embedded_io::{
     reconstruct, Reader, ReconstructError, SliceSource, SourceTable, Writer,
 };
+use splitfdstream_adapters::StreamError;
 use splitfdstream_adapters::{ReadError, SourceError, WriteError};
 
 fn read_all<R: Read>(reader: &mut Reader<'_, R>) -> Result<Vec<Item>, ReadError<R::Error>> {
@@ -190,12 +191,16 @@ fn reconstruct_reports_each_bad_input() {
     let error = reconstruct(&stream[..10], &mut table(&sources), vec_out(), &mut buf).unwrap_err();
     assert_eq!(
         error,
-        ReconstructError::Decode(DecodeError::Truncated { missing: 1 })
+        ReconstructError::Decode(StreamError::Splitfdstream(DecodeError::Truncated {
+            missing: 1
+        }))
     );
     let error = reconstruct(&stream[..5], &mut table(&sources), vec_out(), &mut buf).unwrap_err();
     assert_eq!(
         error,
-        ReconstructError::Decode(DecodeError::Truncated { missing: 3 })
+        ReconstructError::Decode(StreamError::Splitfdstream(DecodeError::Truncated {
+            missing: 3
+        }))
     );
 
     let stream = encode(&[Item::External(0)]);

@@ -14,6 +14,7 @@ use embedded_io_adapters_07::std::FromStd;
 use proptest::prelude::*;
 use splitfdstream::{Chunk, DecodeError};
 use splitfdstream_adapters::embedded_io::{reconstruct, Reader, ReconstructError, SourceTable};
+use splitfdstream_adapters::StreamError;
 use splitfdstream_adapters::{ReadError, SourceError};
 
 /// The items a reader yields, its inline fragments joined back into chunks.
@@ -168,9 +169,9 @@ fn stream_and_output_errors_keep_their_kind() {
     );
     assert_eq!(
         error,
-        Err(ReconstructError::Decode(DecodeError::Truncated {
-            missing: 1
-        }))
+        Err(ReconstructError::Decode(StreamError::Splitfdstream(
+            DecodeError::Truncated { missing: 1 }
+        )))
     );
 
     // An output that fails, and one that accepts nothing.

@@ -21,6 +21,7 @@ use proptest::prelude::*;
 use splitfdstream::DecodeError;
 use splitfdstream_adapters::embedded_io::{ReconstructError, SourceTable};
 use splitfdstream_adapters::futures_03::{reconstruct, FromFutures, Reader, Writer};
+use splitfdstream_adapters::StreamError;
 use splitfdstream_adapters::{asynch, ReadError, SourceError, WriteError};
 
 /// `futures-io` I/O over memory that, at random, first returns `Pending` (after asking to
@@ -336,9 +337,9 @@ fn truncated_streams_are_decode_errors() {
     ));
     assert_eq!(
         error,
-        Err(ReconstructError::Decode(DecodeError::Truncated {
-            missing: 4
-        }))
+        Err(ReconstructError::Decode(StreamError::Splitfdstream(
+            DecodeError::Truncated { missing: 4 }
+        )))
     );
     // The whole external source came before the cut prefix.
     assert_eq!(out.inner, b"src");

@@ -201,7 +201,9 @@ fn truncated_streams_are_invalid_data() {
         };
         assert_eq!(
             decode,
-            Some(&DecodeError::Truncated { missing }),
+            Some(&splitfdstream_adapters::StreamError::Splitfdstream(
+                DecodeError::Truncated { missing }
+            )),
             "cut at {cut}"
         );
         let error = Reconstructor::new(&full[..cut], &sources)

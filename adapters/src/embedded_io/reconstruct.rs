@@ -10,7 +10,7 @@ use super::{read_retrying, write_all};
 use crate::drive::len_u64;
 use crate::error::SourceError;
 use crate::io_loops::WriteAllError;
-use crate::MIN_BUFFER_LEN;
+use crate::{StreamError, MIN_BUFFER_LEN};
 
 /// A `Sources` trait over `Read + Seek` sources, with its docs given as attributes, and its
 /// implementations for slices, arrays and [`SourceTable`]; the `Read` and `Seek` in scope
@@ -260,7 +260,7 @@ impl Seek for SliceSource<'_> {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ReconstructError {
     /// The stream is malformed or truncated.
-    Decode(DecodeError),
+    Decode(StreamError),
     /// A source is missing or has the wrong size.
     Source(SourceError),
     /// Reading the stream failed.
@@ -281,9 +281,15 @@ pub enum ReconstructError {
     },
 }
 
+impl From<StreamError> for ReconstructError {
+    fn from(error: StreamError) -> Self {
+        ReconstructError::Decode(error)
+    }
+}
+
 impl From<DecodeError> for ReconstructError {
     fn from(error: DecodeError) -> Self {
-        ReconstructError::Decode(error)
+        ReconstructError::Decode(StreamError::Splitfdstream(error))
     }
 }
 
@@ -333,11 +339,9 @@ pub(crate) fn write_error<E: embedded_io_07::Error>(error: WriteAllError<E>) -> 
 }
 
 /// The error of seeking or reading source `index`.
-pub(crate) fn source_io<E: embedded_io_07::Error>(
-    index: FdIndex,
-) -> impl Fn(E) -> ReconstructError {
+pub(crate) fn source_io<E: embedded_io_07::Error>(index: u64) -> impl Fn(E) -> ReconstructError {
     move |error| ReconstructError::SourceIo {
-        index: index.get(),
+        index,
         kind: error.kind(),
     }
 }
@@ -355,7 +359,11 @@ macro_rules! reconstruct_loop {
         let (stream_buf, copy_buf) = $buf.split_at_mut($buf.len() / 2);
         let mut stream = $stream;
         let mut out = $out;
-        let mut rebuild = Rebuild::new(::splitfdstream::Limits::new());
+        let mut rebuild = Rebuild::new(
+            $crate::Format::Splitfdstream,
+            ::splitfdstream::Limits::new(),
+            stream_buf.len(),
+        );
         loop {
             match rebuild.step(stream_buf, copy_buf.len())? {
                 Step::ReadStream => {
@@ -368,25 +376,30 @@ macro_rules! reconstruct_loop {
                     write_all(&mut out, stream_buf.get(range).unwrap_or_default())$(.$await)?
                         .map_err(write_error)?;
                 }
-                Step::OpenSource(index) => {
-                    let expected = $sources.expected_len(index.into());
+                Step::OpenSource(reference) => {
+                    let named = reference.get(stream_buf);
+                    let number = reference.number();
+                    let expected = $sources
+                        .expected_len(named)
+                        .or_else(|| named.required_len());
                     let source = $sources
-                        .source(index.into())
-                        .ok_or($crate::SourceError::Missing { index: index.get() })?;
+                        .source(named)
+                        .ok_or($crate::SourceError::Missing { index: number })?;
                     let size = source
                         .seek(::embedded_io_07::SeekFrom::End(0))$(.$await)?
-                        .map_err(source_io(index))?;
+                        .map_err(source_io(number))?;
                     source
                         .seek(::embedded_io_07::SeekFrom::Start(0))$(.$await)?
-                        .map_err(source_io(index))?;
-                    rebuild.source_opened(index, Some(size), expected)?;
+                        .map_err(source_io(number))?;
+                    rebuild.source_opened(Some(size), expected)?;
                 }
-                Step::ReadSource { index, want, .. } => {
+                Step::ReadSource { reference, want, .. } => {
+                    let number = reference.number();
                     let source = $sources
-                        .source(index.into())
-                        .ok_or($crate::SourceError::Missing { index: index.get() })?;
+                        .source(reference.get(stream_buf))
+                        .ok_or($crate::SourceError::Missing { index: number })?;
                     let target = copy_buf.get_mut(..want).unwrap_or_default();
-                    let n = read_retrying(source, target)$(.$await)?.map_err(source_io(index))?;
+                    let n = read_retrying(source, target)$(.$await)?.map_err(source_io(number))?;
                     rebuild.source_read(n, want)?;
                 }
                 Step::WriteSource(len) => {

@@ -6,13 +6,14 @@ use ::std::io;
 use ::std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use ::std::vec;
 
-use splitfdstream::{FdIndex, Limits};
+use splitfdstream::Limits;
 
 use super::retry::{write_all, write_all_vectored};
 use super::source::{source_size, FdKind};
 use crate::drive::{len_u64, Event, ExternalCopy, Feed, Progress, Staging};
-use crate::std::steps::{open_source, output, Blame};
+use crate::std::steps::{expected_len, open_source, output, Blame};
 use crate::std::{read_at_retrying, read_retrying, Error, ReadAt, Sources, DEFAULT_BUFFER_LEN};
+use crate::{Format, SourceRef};
 
 mod kernel;
 
@@ -91,6 +92,7 @@ pub struct Reconstruct {
     methods: Methods,
     kernel_copy_min: u64,
     copy_file_range_anywhere: bool,
+    format: Format,
 }
 
 impl Default for Reconstruct {
@@ -107,6 +109,7 @@ impl Reconstruct {
             methods: Methods::ALL,
             kernel_copy_min: DEFAULT_KERNEL_COPY_MIN,
             copy_file_range_anywhere: false,
+            format: Format::Splitfdstream,
         }
     }
 
@@ -126,6 +129,14 @@ impl Reconstruct {
     #[must_use]
     pub fn copy_file_range_anywhere(mut self, anywhere: bool) -> Reconstruct {
         self.copy_file_range_anywhere = anywhere;
+        self
+    }
+
+    /// Reads the stream as `format` (the first format by default); the successor's
+    /// references are [`SourceRef::Named`], which the sources resolve.
+    #[must_use]
+    pub fn format(mut self, format: Format) -> Reconstruct {
+        self.format = format;
         self
     }
 
@@ -184,7 +195,7 @@ impl Reconstruct {
             },
         };
         let mut buf = vec![0; DEFAULT_BUFFER_LEN].into_boxed_slice();
-        let mut feed = Feed::new(Limits::new());
+        let mut feed = Feed::of(self.format, Limits::new(), buf.len());
         sources.rewind();
         loop {
             match feed.poll(&buf)? {
@@ -193,7 +204,9 @@ impl Reconstruct {
                     output.put(bytes)?;
                     output.copied.inline += len_u64(bytes.len());
                 }
-                Event::External(index) => output.external(sources, index, feed.position())?,
+                Event::External(reference) => {
+                    output.external(sources, reference.get(&buf), feed.position())?;
+                }
                 Event::NeedInput => {
                     let target = feed.refill_target(&mut buf);
                     let n = read_retrying(&mut stream, target).map_err(|error| Error::Stream {
@@ -373,13 +386,14 @@ impl Output<'_> {
     fn external<S: Sources + ?Sized>(
         &mut self,
         sources: &S,
-        index: FdIndex,
+        reference: SourceRef<'_>,
         at: u64,
     ) -> Result<(), Error> {
-        let blame = Blame::new(sources, index, at);
-        let source = open_source(sources, index, at)?;
+        let blame = Blame::new(sources, reference, at);
+        let index = reference.number();
+        let source = open_source(sources, reference, at)?;
         let region = source.fd_region();
-        let expected = sources.expected_len(index.into());
+        let expected = expected_len(sources, reference);
         // A source smaller than the kernel-copy threshold is read without a size lookup:
         // one read usually gets all of it, and one more read of 0 confirms the end. A short
         // read alone proves nothing (procfs, FUSE, a file being extended), so it never ends

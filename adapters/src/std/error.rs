@@ -7,6 +7,7 @@ use ::std::{fmt, io};
 use splitfdstream::DecodeError;
 
 use crate::error::{ReadError, SourceError, WriteError};
+use crate::StreamError;
 
 /// Why a reconstruction failed: the stream, a source or the output, with where.
 ///
@@ -40,7 +41,7 @@ use crate::error::{ReadError, SourceError, WriteError};
 #[derive(Debug)]
 pub enum Error {
     /// The stream is malformed or truncated; the error has the stream offset.
-    Decode(DecodeError),
+    Decode(StreamError),
     /// Reading the stream failed after `offset` stream bytes.
     Stream {
         /// Stream bytes decoded before the failure.
@@ -196,9 +197,15 @@ impl ::std::error::Error for SourceFailure {}
 /// for the underlying error.
 impl ::std::error::Error for Error {}
 
+impl From<StreamError> for Error {
+    fn from(error: StreamError) -> Self {
+        Error::Decode(error)
+    }
+}
+
 impl From<DecodeError> for Error {
     fn from(error: DecodeError) -> Self {
-        Error::Decode(error)
+        Error::Decode(StreamError::Splitfdstream(error))
     }
 }
 

@@ -26,7 +26,7 @@ mod writer;
 
 pub use error::{Error, SourceFailure, SourceFault};
 pub use reader::{Reader, DEFAULT_BUFFER_LEN};
-pub use reconstruct::reconstruct;
+pub use reconstruct::{reconstruct, reconstruct_as};
 pub use reconstructor::Reconstructor;
 pub use seekable::SeekableReconstructor;
 #[cfg(unix)]

@@ -10,6 +10,7 @@ use super::error::Error;
 use super::steps::{hold, output, read_source, start_source};
 use super::{read_retrying, write_all, Sources, DEFAULT_BUFFER_LEN};
 use crate::drive::{Rebuild, Staging, Step};
+use crate::Format;
 
 /// Size of the output staging buffer of [`reconstruct`].
 const STAGING_LEN: usize = 128 * 1024;
@@ -55,10 +56,25 @@ where
     S: Sources + ?Sized,
     W: io::Write,
 {
+    reconstruct_as(Format::Splitfdstream, stream, sources, out)
+}
+
+/// [`reconstruct`] for a stream of either [`Format`]: the successor's references are
+/// [`SourceRef::Named`](crate::SourceRef::Named), which the sources resolve.
+///
+/// # Errors
+///
+/// As [`reconstruct`].
+pub fn reconstruct_as<R, S, W>(format: Format, stream: R, sources: &S, out: W) -> Result<u64, Error>
+where
+    R: io::Read,
+    S: Sources + ?Sized,
+    W: io::Write,
+{
     let mut stream = stream;
     let mut out = out;
     let mut buf = vec![0; DEFAULT_BUFFER_LEN].into_boxed_slice();
-    let mut rebuild = Rebuild::new(Limits::new());
+    let mut rebuild = Rebuild::new(format, Limits::new(), buf.len());
     sources.rewind();
     let mut stage = Stage::new(STAGING_LEN);
     let mut source = None;
@@ -87,17 +103,19 @@ where
                     .put(&mut out, bytes)
                     .map_err(output(rebuild.total()))?;
             }
-            Step::OpenSource(index) => {
-                source = Some((index, start_source(&mut rebuild, sources, index)?));
+            Step::OpenSource(reference) => {
+                let opened = start_source(&mut rebuild, sources, (&reference, &buf))?;
+                source = Some((reference, opened));
             }
             Step::ReadSource {
-                index,
+                reference,
                 offset,
                 want,
             } => {
-                let open = hold(&mut source, sources, index, rebuild.position())?;
+                let open = hold(&mut source, sources, (&reference, &buf), rebuild.position())?;
                 let target = stage.spare().get_mut(..want).unwrap_or_default();
-                read_source(&mut rebuild, sources, (index, open), target, offset)?;
+                let named = reference.get(&buf);
+                read_source(&mut rebuild, sources, (named, open), target, offset)?;
             }
             Step::WriteSource(n) => stage.staging.commit(n),
             Step::End { total } => {

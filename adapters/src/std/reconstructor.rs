@@ -11,6 +11,7 @@ use super::error::Error;
 use super::steps::{hold, read_source, start_source};
 use super::{read_retrying, Sources, DEFAULT_BUFFER_LEN};
 use crate::drive::{Rebuild, Step};
+use crate::Format;
 
 /// The rebuilt byte stream as a [`std::io::Read`].
 ///
@@ -58,14 +59,23 @@ impl<R: io::Read, S: Sources> Reconstructor<R, S> {
     /// Rebuilds with a stream buffer of `capacity` bytes (at least 8).
     pub fn with_capacity(capacity: usize, stream: R, sources: S) -> Reconstructor<R, S> {
         sources.rewind();
+        let buf = vec![0; capacity.max(crate::MIN_BUFFER_LEN)].into_boxed_slice();
         Reconstructor {
             stream,
             sources,
-            buf: vec![0; capacity.max(crate::MIN_BUFFER_LEN)].into_boxed_slice(),
-            rebuild: Rebuild::new(Limits::new()),
+            rebuild: Rebuild::new(Format::Splitfdstream, Limits::new(), buf.len()),
+            buf,
             inline: 0..0,
             done: false,
         }
+    }
+
+    /// Reads the stream as `format` (the first format by default); call it before the first
+    /// read.
+    #[must_use]
+    pub fn with_format(mut self, format: Format) -> Reconstructor<R, S> {
+        self.rebuild = Rebuild::new(format, Limits::new(), self.buf.len());
+        self
     }
 
     /// Stream bytes decoded so far.
@@ -114,20 +124,21 @@ impl<R: io::Read, S: Sources> Reconstructor<R, S> {
                     self.rebuild.stream_read(n);
                 }
                 Step::WriteInline(range) => self.inline = range,
-                Step::OpenSource(index) => {
-                    start_source(&mut self.rebuild, &self.sources, index)?;
+                Step::OpenSource(reference) => {
+                    start_source(&mut self.rebuild, &self.sources, (&reference, &self.buf))?;
                 }
                 Step::ReadSource {
-                    index,
+                    reference,
                     offset,
                     want,
                 } => {
                     let at = self.rebuild.position();
                     let sources = &self.sources;
                     let mut held = None;
-                    let source = hold(&mut held, sources, index, at)?;
+                    let source = hold(&mut held, sources, (&reference, &self.buf), at)?;
                     let target = out.get_mut(..want).unwrap_or_default();
-                    read_source(&mut self.rebuild, sources, (index, source), target, offset)?;
+                    let named = reference.get(&self.buf);
+                    read_source(&mut self.rebuild, sources, (named, source), target, offset)?;
                 }
                 Step::WriteSource(n) => return Ok(n),
                 Step::End { .. } => self.done = true,

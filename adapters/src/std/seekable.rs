@@ -7,9 +7,9 @@ use ::std::vec::Vec;
 use splitfdstream::{FdIndex, Limits};
 
 use super::error::Error;
-use super::steps::{check_failure, io_failure, Blame};
+use super::steps::{expected_len, Blame};
 use super::{read_at_retrying, read_retrying, Sources, DEFAULT_BUFFER_LEN};
-use crate::drive::{len_u64, Event, ExternalCopy, Feed};
+use crate::drive::{len_u64, Event, ExternalCopy, Feed, RefAt};
 use crate::error::SourceError;
 use crate::SourceRef;
 
@@ -112,10 +112,12 @@ impl<R: io::Read + io::Seek, S: Sources> SeekableReconstructor<R, S> {
                         len = checked_end(len, chunk_len)?;
                     }
                 }
-                Event::External(index) => {
+                // The first format names sources by index only.
+                Event::External(RefAt::Named { .. }) => {}
+                Event::External(RefAt::Index(index)) => {
                     let at = feed.position();
                     let reference = SourceRef::Index(index);
-                    let blame = Blame::new(&sources, index, at);
+                    let blame = Blame::new(&sources, reference, at);
                     let size = sources.source_size(reference).map_err(|e| blame.io(e))?;
                     if size.is_none()
                         && sources
@@ -125,9 +127,9 @@ impl<R: io::Read + io::Seek, S: Sources> SeekableReconstructor<R, S> {
                     {
                         return Err(blame.check(SourceError::Missing { index: index.get() }));
                     }
-                    let expected = sources.expected_len(reference);
-                    let copy =
-                        ExternalCopy::new(index, size, expected).map_err(|e| blame.check(e))?;
+                    let expected = expected_len(&sources, reference);
+                    let copy = ExternalCopy::new(index.get(), size, expected)
+                        .map_err(|e| blame.check(e))?;
                     let unknown = SourceError::UnknownSize { index: index.get() };
                     let size = copy.len().ok_or_else(|| blame.check(unknown))?;
                     if size > 0 {
@@ -231,10 +233,9 @@ impl<R: io::Read + io::Seek, S: Sources> SeekableReconstructor<R, S> {
                     self.stream_cursor = n.as_ref().ok().map(|&n| want + len_u64(n));
                     let n = n?;
                     if n == 0 {
-                        return Err(Error::Decode(splitfdstream::DecodeError::Truncated {
-                            missing: segment.len - at,
-                        })
-                        .into());
+                        let missing = segment.len - at;
+                        let error = splitfdstream::DecodeError::Truncated { missing };
+                        return Err(Error::from(error).into());
                     }
                     n
                 }
@@ -251,18 +252,14 @@ impl<R: io::Read + io::Seek, S: Sources> SeekableReconstructor<R, S> {
                     } else {
                         sources.source(reference)
                     };
-                    let missing = SourceError::Missing { index: index.get() };
+                    let blame = Blame::new(sources, reference, stream_offset);
                     let source = source
-                        .map_err(io_failure(sources, index, stream_offset))?
-                        .ok_or_else(|| check_failure(sources, index, stream_offset)(missing))?;
-                    let n = read_at_retrying(&source, piece, at).map_err(io_failure(
-                        sources,
-                        index,
-                        stream_offset,
-                    ))?;
+                        .map_err(|e| blame.io(e))?
+                        .ok_or_else(|| blame.missing())?;
+                    let n = read_at_retrying(&source, piece, at).map_err(|e| blame.io(e))?;
                     self.resume = Some((index, at + len_u64(n)));
                     let end_reached = at + len_u64(n) == segment.len;
-                    let check = check_failure(sources, index, stream_offset);
+                    let check = |error| blame.check(error);
                     if n == 0 {
                         let expected = segment.len;
                         let index = index.get();
@@ -277,7 +274,7 @@ impl<R: io::Read + io::Seek, S: Sources> SeekableReconstructor<R, S> {
                         // The source must end where it ended when indexed.
                         let mut probe = [0u8; 1];
                         if read_at_retrying(&source, &mut probe, segment.len)
-                            .map_err(io_failure(sources, index, stream_offset))?
+                            .map_err(|e| blame.io(e))?
                             > 0
                         {
                             let expected = segment.len;

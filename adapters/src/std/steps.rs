@@ -3,43 +3,81 @@
 
 use ::std::boxed::Box;
 use ::std::io;
-use ::std::path::Path;
-
-use splitfdstream::FdIndex;
+use ::std::path::{Path, PathBuf};
 
 use super::error::{Error, SourceFailure, SourceFault};
 use super::{read_at_retrying, ReadAt, Sources};
-use crate::drive::Rebuild;
+use crate::drive::{Rebuild, RefAt};
 use crate::error::SourceError;
 use crate::SourceRef;
 
+/// The error of writing the output after `written` rebuilt bytes.
+pub(crate) fn output(written: u64) -> impl FnOnce(io::Error) -> Error {
+    move |error| Error::Output { written, error }
+}
+
+/// The size a source must have: what the caller expects of it, else what the reference
+/// itself says.
+pub(crate) fn expected_len<S: Sources + ?Sized>(
+    sources: &S,
+    reference: SourceRef<'_>,
+) -> Option<u64> {
+    sources
+        .expected_len(reference)
+        .or_else(|| reference.required_len())
+}
+
 /// Which source is at fault when a copy fails: its reference, where the stream was, and
-/// its path, for the [`Error`] that says so.
+/// its path or name, for the [`Error`] that says so.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Blame<'a> {
-    index: FdIndex,
+    number: u64,
     stream_offset: u64,
     path: Option<&'a Path>,
+    name: Option<&'a [u8]>,
 }
 
 impl<'a> Blame<'a> {
     pub(crate) fn new<S: Sources + ?Sized>(
         sources: &'a S,
-        index: FdIndex,
+        reference: SourceRef<'a>,
         stream_offset: u64,
     ) -> Blame<'a> {
+        let name = match reference {
+            SourceRef::Named { name, .. } => Some(name),
+            _ => None,
+        };
         Blame {
-            index,
+            number: reference.number(),
             stream_offset,
-            path: sources.path(SourceRef::Index(index)),
+            path: sources.path(reference),
+            name,
+        }
+    }
+
+    fn path_buf(&self) -> Option<PathBuf> {
+        if let Some(path) = self.path {
+            return Some(path.to_path_buf());
+        }
+        let name = self.name?;
+        #[cfg(unix)]
+        {
+            use ::std::os::unix::ffi::OsStrExt as _;
+            Some(PathBuf::from(::std::ffi::OsStr::from_bytes(name)))
+        }
+        #[cfg(not(unix))]
+        {
+            Some(PathBuf::from(
+                ::std::string::String::from_utf8_lossy(name).into_owned(),
+            ))
         }
     }
 
     pub(crate) fn fault(&self, fault: SourceFault) -> Error {
         Error::Source(Box::new(SourceFailure::new(
             self.stream_offset,
-            self.index.get(),
-            self.path.map(Path::to_path_buf),
+            self.number,
+            self.path_buf(),
             fault,
         )))
     }
@@ -53,78 +91,42 @@ impl<'a> Blame<'a> {
     pub(crate) fn check(&self, error: SourceError) -> Error {
         self.fault(SourceFault::Check(error))
     }
-}
 
-/// The error of writing the output after `written` rebuilt bytes.
-pub(crate) fn output(written: u64) -> impl FnOnce(io::Error) -> Error {
-    move |error| Error::Output { written, error }
-}
-
-/// The failure of the source `index` names, after `stream_offset` stream bytes.
-pub(crate) fn failure<S: Sources + ?Sized>(
-    sources: &S,
-    index: FdIndex,
-    stream_offset: u64,
-    fault: SourceFault,
-) -> Error {
-    Blame::new(sources, index, stream_offset).fault(fault)
-}
-
-/// An I/O error of the source `index` names.
-pub(crate) fn io_failure<S: Sources + ?Sized>(
-    sources: &S,
-    index: FdIndex,
-    stream_offset: u64,
-) -> impl FnOnce(io::Error) -> Error + '_ {
-    let blame = Blame::new(sources, index, stream_offset);
-    move |error| blame.io(error)
-}
-
-/// A failed check of the source `index` names.
-pub(crate) fn check_failure<S: Sources + ?Sized>(
-    sources: &S,
-    index: FdIndex,
-    stream_offset: u64,
-) -> impl FnOnce(SourceError) -> Error + '_ {
-    let blame = Blame::new(sources, index, stream_offset);
-    move |error| blame.check(error)
-}
-
-/// The source for `index`, or the error that says why there is none.
-pub(crate) fn open_source<S: Sources + ?Sized>(
-    sources: &S,
-    index: FdIndex,
-    stream_offset: u64,
-) -> Result<S::Source<'_>, Error> {
-    match sources.source(SourceRef::Index(index)).map_err(io_failure(
-        sources,
-        index,
-        stream_offset,
-    ))? {
-        Some(source) => Ok(source),
-        None => Err(failure(
-            sources,
-            index,
-            stream_offset,
-            SourceFault::Check(SourceError::Missing { index: index.get() }),
-        )),
+    /// The source is missing.
+    pub(crate) fn missing(&self) -> Error {
+        self.check(SourceError::Missing { index: self.number })
     }
 }
 
-/// [`Step::OpenSource`](crate::drive::Step::OpenSource): opens source `index`, starts its
-/// copy with its size and the size expected of it, and returns it.
+/// The source `reference` names, or the error that says why there is none.
+pub(crate) fn open_source<'s, S: Sources + ?Sized>(
+    sources: &'s S,
+    reference: SourceRef<'_>,
+    stream_offset: u64,
+) -> Result<S::Source<'s>, Error> {
+    let blame = |sources| Blame::new(sources, reference, stream_offset);
+    match sources.source(reference) {
+        Ok(Some(source)) => Ok(source),
+        Ok(None) => Err(blame(sources).missing()),
+        Err(error) => Err(blame(sources).io(error)),
+    }
+}
+
+/// [`Step::OpenSource`](crate::drive::Step::OpenSource): opens the source `reference`
+/// names in `buf`, starts its copy with its size and the size it must have, and returns it.
 pub(crate) fn start_source<'s, S: Sources + ?Sized>(
     rebuild: &mut Rebuild,
     sources: &'s S,
-    index: FdIndex,
+    (reference, buf): (&RefAt, &[u8]),
 ) -> Result<S::Source<'s>, Error> {
     let at = rebuild.position();
-    let source = open_source(sources, index, at)?;
-    let size = source.size().map_err(io_failure(sources, index, at))?;
-    let expected = sources.expected_len(SourceRef::Index(index));
+    let reference = reference.get(buf);
+    let source = open_source(sources, reference, at)?;
+    let blame = Blame::new(sources, reference, at);
+    let size = source.size().map_err(|e| blame.io(e))?;
     rebuild
-        .source_opened(index, size, expected)
-        .map_err(check_failure(sources, index, at))?;
+        .source_opened(size, expected_len(sources, reference))
+        .map_err(|e| blame.check(e))?;
     Ok(source)
 }
 
@@ -133,42 +135,36 @@ pub(crate) fn start_source<'s, S: Sources + ?Sized>(
 pub(crate) fn read_source<S: Sources + ?Sized, T: ReadAt + ?Sized>(
     rebuild: &mut Rebuild,
     sources: &S,
-    (index, source): (FdIndex, &T),
+    (reference, source): (SourceRef<'_>, &T),
     target: &mut [u8],
     offset: u64,
 ) -> Result<usize, Error> {
     let at = rebuild.position();
-    let n = read_at_retrying(source, target, offset).map_err(io_failure(sources, index, at))?;
+    let blame = Blame::new(sources, reference, at);
+    let n = read_at_retrying(source, target, offset).map_err(|e| blame.io(e))?;
     rebuild
         .source_read(n, target.len())
-        .map_err(check_failure(sources, index, at))?;
+        .map_err(|e| blame.check(e))?;
     Ok(n)
 }
 
-/// The source of `index` for [`Step::ReadSource`](crate::drive::Step::ReadSource): the one
-/// `held` since it was opened, or, for a driver that could not hold it, the one the sources
-/// hand back for it again ([`Sources::source_again`], cheap by the contract).
+/// The source of `reference` for [`Step::ReadSource`](crate::drive::Step::ReadSource): the
+/// one `held` since it was opened, or, for a driver that could not hold it, the one the
+/// sources hand back for it again ([`Sources::source_again`], cheap by the contract).
 pub(crate) fn hold<'h, 's, S: Sources + ?Sized>(
-    held: &'h mut Option<(FdIndex, S::Source<'s>)>,
+    held: &'h mut Option<(RefAt, S::Source<'s>)>,
     sources: &'s S,
-    index: FdIndex,
+    (reference, buf): (&RefAt, &[u8]),
     stream_offset: u64,
 ) -> Result<&'h S::Source<'s>, Error> {
-    if held.as_ref().is_none_or(|(open, _)| *open != index) {
-        let again = sources
-            .source_again(SourceRef::Index(index))
-            .map_err(io_failure(sources, index, stream_offset))?;
-        let missing = SourceError::Missing { index: index.get() };
-        let again = again.ok_or_else(|| check_failure(sources, index, stream_offset)(missing))?;
-        *held = Some((index, again));
+    if held.as_ref().is_none_or(|(open, _)| open != reference) {
+        let named = reference.get(buf);
+        let blame = Blame::new(sources, named, stream_offset);
+        let again = sources.source_again(named).map_err(|e| blame.io(e))?;
+        *held = Some((reference.clone(), again.ok_or_else(|| blame.missing())?));
     }
     match held {
         Some((_, source)) => Ok(source),
-        None => Err(failure(
-            sources,
-            index,
-            stream_offset,
-            SourceFault::Check(SourceError::Missing { index: index.get() }),
-        )),
+        None => Err(Blame::new(sources, reference.get(buf), stream_offset).missing()),
     }
 }

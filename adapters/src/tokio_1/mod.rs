@@ -50,7 +50,7 @@ mod writer;
 #[cfg(all(feature = "fd", unix))]
 pub use fd::{receive, receive_at_most};
 pub use reader::Reader;
-pub use reconstruct::{reconstruct, std_files};
+pub use reconstruct::{reconstruct, reconstruct_as, std_files};
 pub use writer::Writer;
 
 use ::std::io;

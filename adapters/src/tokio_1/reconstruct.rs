@@ -15,6 +15,7 @@ use super::{read_retrying, write_all};
 use crate::drive::{len_u64, Rebuild, Step};
 use crate::std::steps::{hold, output, read_source, start_source};
 use crate::std::{Error, Sources};
+use crate::Format;
 
 /// Size of the stream buffer: large, because each read of a `tokio::fs::File` is a task
 /// on the blocking pool.
@@ -113,10 +114,29 @@ where
     S: Sources + Send + Sync + ?Sized + 'static,
     W: AsyncWrite + Unpin,
 {
+    reconstruct_as(Format::Splitfdstream, stream, sources, out).await
+}
+
+/// [`reconstruct`] for a stream of either [`Format`].
+///
+/// # Errors
+///
+/// As [`reconstruct`].
+pub async fn reconstruct_as<R, S, W>(
+    format: Format,
+    stream: R,
+    sources: Arc<S>,
+    out: W,
+) -> Result<u64, Error>
+where
+    R: AsyncRead + Unpin,
+    S: Sources + Send + Sync + ?Sized + 'static,
+    W: AsyncWrite + Unpin,
+{
     let mut stream = stream;
     let mut out = out;
     sources.rewind();
-    let mut batch = Box::new(Batch::new(sources));
+    let mut batch = Box::new(Batch::new(format, sources));
     loop {
         // Inline data is copied on this task; only source reads go to the blocking pool.
         let outcome = match batch.fill(false)? {
@@ -190,10 +210,10 @@ struct Batch<S: ?Sized> {
 }
 
 impl<S: Sources + ?Sized> Batch<S> {
-    fn new(sources: Arc<S>) -> Batch<S> {
+    fn new(format: Format, sources: Arc<S>) -> Batch<S> {
         Batch {
             sources,
-            rebuild: Rebuild::new(Limits::new()),
+            rebuild: Rebuild::new(format, Limits::new(), STREAM_BUF_LEN),
             stream_buf: vec![0; STREAM_BUF_LEN].into_boxed_slice(),
             out_buf: vec![0; OUT_BUF_LEN].into_boxed_slice(),
             staged: 0,
@@ -256,24 +276,28 @@ impl<S: Sources + ?Sized> Batch<S> {
                 Step::OpenSource(_) | Step::ReadSource { .. } if !may_block => {
                     return Ok(Outcome::Blocking)
                 }
-                Step::OpenSource(index) => {
-                    held = Some((index, start_source(&mut self.rebuild, &*sources, index)?));
+                Step::OpenSource(reference) => {
+                    let buf = &self.stream_buf;
+                    let opened = start_source(&mut self.rebuild, &*sources, (&reference, buf))?;
+                    held = Some((reference, opened));
                 }
                 Step::ReadSource {
-                    index,
+                    reference,
                     offset,
                     want,
                 } => {
                     let at = self.rebuild.position();
-                    let source = hold(&mut held, &*sources, index, at)?;
+                    let buf = &self.stream_buf;
+                    let source = hold(&mut held, &*sources, (&reference, buf), at)?;
                     let target = self
                         .out_buf
                         .get_mut(self.staged..self.staged + want)
                         .unwrap_or_default();
+                    let named = reference.get(buf);
                     read_source(
                         &mut self.rebuild,
                         &*sources,
-                        (index, source),
+                        (named, source),
                         target,
                         offset,
                     )?;
