@@ -11,6 +11,7 @@
 //! | `asynch` | `async` | `no_std`, no allocation: the same over `embedded-io-async` 0.7: an async `Reader` and `Writer`, and `reconstruct` from async `Read + Seek` sources in the same `SourceTable` |
 //! | `std` | `std` | `std::io` reader and writer, the `Sources` trait with file, lazily opened path and in-memory implementations, `reconstruct`, and `Read`/`Seek` views of the rebuilt stream |
 //! | `tokio_1` | `tokio-1` | a cancel-safe `Reader` and a `Writer` over tokio's `AsyncRead`/`AsyncWrite`, and `reconstruct` into an `AsyncWrite` from the `std` module's sources (files, lazily opened paths) read on the blocking pool |
+//! | `bundle` | `std` (unix) | the bundle on disk (stream, fd list, sizes file): read and write the sidecars, rebuild into a path, a writer or a descriptor, and outputs that appear only when complete |
 //! | `fd` | `fd` (unix) | descriptors: zero-copy `reconstruct` into a descriptor (`copy_file_range`, `splice`, `sendfile` on Linux), `send`/`receive` of a stream and its sources by `SCM_RIGHTS`, block-device and `FileRange` sources |
 //!
 //! # Features
@@ -57,6 +58,8 @@ mod io_loops;
 
 #[cfg(feature = "async")]
 pub mod asynch;
+#[cfg(all(feature = "std", unix))]
+pub mod bundle;
 pub mod embedded_io;
 #[cfg(all(feature = "fd", unix))]
 pub mod fd;

@@ -1,0 +1,401 @@
+//! A bundle on disk, read back: the stream, the source paths of its fd list, the sizes of
+//! its sizes file, and the rebuild of the original bytes from them.
+
+use ::std::fs::{self, File};
+use ::std::io::Write;
+use ::std::path::{Path, PathBuf};
+use ::std::vec::Vec;
+
+use splitfdstream::FdIndex;
+
+use super::error::BundleError;
+use super::output::{Durability, Output};
+use super::{fd_list, sizes};
+use crate::std::{ExpectedLens, PathSources, Sources};
+
+/// Files [`Bundle::path_sources`] keeps open between references: few, so that a bundle of
+/// any number of sources rebuilds under a low open-file limit.
+const OPEN_PATH_SOURCES: usize = 32;
+
+/// A stream with its fd list and, when there is one, its sizes file, read and checked
+/// against each other; ready to rebuild the original bytes.
+///
+/// ```
+/// # use std::io::Write;
+/// # use splitfdstream_adapters::bundle::BundleWriter;
+/// # use splitfdstream_adapters::std::Writer;
+/// # let dir = tempfile::tempdir()?;
+/// # std::fs::write(dir.path().join("member"), b"content")?;
+/// # let mut writer = BundleWriter::create(dir.path().join("layer.sfd"))?;
+/// # let mut stream = Writer::new(&mut writer);
+/// # stream.write_inline(b"<header>")?;
+/// # stream.write_external(0)?;
+/// # stream.finish()?;
+/// # writer.commit(&[dir.path().canonicalize()?.join("member")], &[7], Durability::Synced)?;
+/// # std::env::set_current_dir(dir.path())?;
+/// use splitfdstream_adapters::bundle::{Bundle, Durability};
+///
+/// let bundle = Bundle::open("layer.sfd")?; // with layer.sfd.fds and layer.sfd.sizes
+/// bundle.rebuild_to_path("layer.tar", Durability::Synced)?;
+/// assert_eq!(std::fs::read("layer.tar")?, b"<header>content");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Into a writer (here memory) or, with the `fd` feature, a descriptor:
+///
+/// ```
+/// # use splitfdstream_adapters::bundle::{BundleWriter, Durability};
+/// # use splitfdstream_adapters::std::Writer;
+/// # let dir = tempfile::tempdir()?;
+/// # std::fs::write(dir.path().join("member"), b"content")?;
+/// # let mut writer = BundleWriter::create(dir.path().join("layer.sfd"))?;
+/// # let mut stream = Writer::new(&mut writer);
+/// # stream.write_external(0)?;
+/// # stream.finish()?;
+/// # writer.commit(&[dir.path().canonicalize()?.join("member")], &[7], Durability::Synced)?;
+/// use splitfdstream_adapters::bundle::Bundle;
+///
+/// let bundle = Bundle::open(dir.path().join("layer.sfd"))?;
+/// let mut rebuilt = Vec::new();
+/// assert_eq!(bundle.rebuild_to_writer(&mut rebuilt)?, 7);
+/// assert_eq!(rebuilt, b"content");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Bundle {
+    stream: PathBuf,
+    fd_list: PathBuf,
+    sizes_file: Option<PathBuf>,
+    sources: Vec<PathBuf>,
+    sizes: Option<Vec<u64>>,
+}
+
+impl Bundle {
+    /// Reads the bundle of the stream at `stream`: the fd list `STREAM.fds`, and the sizes
+    /// file `STREAM.sizes` when it exists (without it, sources are read unchecked).
+    ///
+    /// # Errors
+    ///
+    /// As [`open_with`](Bundle::open_with).
+    pub fn open(stream: impl AsRef<Path>) -> Result<Bundle, BundleError> {
+        Bundle::open_with(stream, None, None)
+    }
+
+    /// Reads the bundle of the stream at `stream` with the fd list `fd_list` (default
+    /// `STREAM.fds`) and the sizes file `sizes_file`, which must then exist (default
+    /// `STREAM.sizes` when it exists).
+    ///
+    /// # Errors
+    ///
+    /// [`BundleError::Stream`] when the stream does not exist; [`BundleError::Read`] or
+    /// [`BundleError::Line`] when a sidecar cannot be read or holds a malformed line;
+    /// [`BundleError::Count`] when the sizes file and the fd list disagree on the number
+    /// of sources.
+    pub fn open_with(
+        stream: impl AsRef<Path>,
+        fd_list: Option<&Path>,
+        sizes_file: Option<&Path>,
+    ) -> Result<Bundle, BundleError> {
+        let stream = stream.as_ref();
+        if let Err(error) = fs::metadata(stream) {
+            return Err(BundleError::Stream {
+                path: stream.to_path_buf(),
+                error,
+            });
+        }
+        let fd_list = fd_list.map_or_else(|| fd_list::default_path(stream), Path::to_path_buf);
+        let sources = fd_list::read(&fd_list)?;
+        let (sizes_file, optional) = match sizes_file {
+            Some(path) => (path.to_path_buf(), false),
+            None => (sizes::default_path(stream), true),
+        };
+        let sizes = sizes::read(&sizes_file, optional)?;
+        if let Some(sizes) = &sizes {
+            if sizes.len() != sources.len() {
+                return Err(BundleError::Count {
+                    sizes: sizes_file,
+                    sizes_lines: sizes.len(),
+                    fd_list,
+                    entries: sources.len(),
+                });
+            }
+        }
+        Ok(Bundle {
+            stream: stream.to_path_buf(),
+            fd_list,
+            sizes_file: sizes.is_some().then_some(sizes_file),
+            sources,
+            sizes,
+        })
+    }
+
+    /// The stream's path.
+    pub fn stream(&self) -> &Path {
+        &self.stream
+    }
+
+    /// The fd list's path.
+    pub fn fd_list(&self) -> &Path {
+        &self.fd_list
+    }
+
+    /// The sizes file's path, when there is one.
+    pub fn sizes_file(&self) -> Option<&Path> {
+        self.sizes_file.as_deref()
+    }
+
+    /// The sources' paths, resolved against the fd list's directory, by index.
+    pub fn source_paths(&self) -> &[PathBuf] {
+        &self.sources
+    }
+
+    /// The path of source `index`.
+    pub fn source_path(&self, index: FdIndex) -> Option<&Path> {
+        let at = usize::try_from(index.get()).ok()?;
+        self.sources.get(at).map(PathBuf::as_path)
+    }
+
+    /// The size source `index` must have, when there is a sizes file.
+    pub fn expected_len(&self, index: FdIndex) -> Option<u64> {
+        let at = usize::try_from(index.get()).ok()?;
+        self.sizes.as_ref()?.get(at).copied()
+    }
+
+    fn expected_lens(&self) -> Vec<Option<u64>> {
+        self.sizes.iter().flatten().copied().map(Some).collect()
+    }
+
+    /// The sources as paths opened when the stream refers to them, a few kept open, each
+    /// checked against its size when there is a sizes file.
+    pub fn path_sources(&self) -> ExpectedLens<PathSources> {
+        let sources = PathSources::from_paths(self.sources.iter().cloned())
+            .with_cache_capacity(OPEN_PATH_SOURCES);
+        ExpectedLens::new(sources, self.expected_lens())
+    }
+
+    /// The sources as paths opened and read ahead by helper threads
+    /// ([`OpenAhead`](crate::fd::OpenAhead)), holding at most about a quarter of the
+    /// open-file limit open (and at most [`DEFAULT_OPEN_AHEAD`](crate::fd::DEFAULT_OPEN_AHEAD)),
+    /// so that a bundle of any number of sources rebuilds under a limit as low as 64; each
+    /// checked against its size when there is a sizes file.
+    #[cfg(all(feature = "fd", unix))]
+    pub fn open_ahead(&self) -> ExpectedLens<crate::fd::OpenAhead> {
+        use crate::fd::{OpenAhead, DEFAULT_OPEN_AHEAD};
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        let depth = limit
+            .and_then(|limit| usize::try_from(limit / 4).ok())
+            .map_or(DEFAULT_OPEN_AHEAD, |quarter| {
+                quarter.clamp(4, DEFAULT_OPEN_AHEAD)
+            });
+        let sources = OpenAhead::new(self.sources.iter().cloned()).with_depth(depth);
+        ExpectedLens::new(sources, self.expected_lens())
+    }
+
+    /// Opens the stream.
+    ///
+    /// # Errors
+    ///
+    /// [`BundleError::Stream`].
+    pub fn open_stream(&self) -> Result<File, BundleError> {
+        File::open(&self.stream).map_err(|error| BundleError::Stream {
+            path: self.stream.clone(),
+            error,
+        })
+    }
+
+    fn failed(&self, error: ::std::io::Error) -> BundleError {
+        BundleError::Rebuild {
+            stream: self.stream.clone(),
+            error,
+        }
+    }
+
+    /// Rebuilds the original bytes from `sources` into `out` with
+    /// [`std::reconstruct`](crate::std::reconstruct); returns the number of bytes written.
+    ///
+    /// # Errors
+    ///
+    /// [`BundleError::Stream`] when the stream cannot be opened, [`BundleError::Rebuild`]
+    /// with the reconstruction's error.
+    pub fn rebuild_with<S, W>(&self, sources: &S, out: W) -> Result<u64, BundleError>
+    where
+        S: Sources + ?Sized,
+        W: Write,
+    {
+        let stream = self.open_stream()?;
+        crate::std::reconstruct(stream, sources, out).map_err(|error| self.failed(error))
+    }
+
+    /// Rebuilds the original bytes from `sources` into the descriptor `out` with
+    /// [`fd::reconstruct`](crate::fd::reconstruct) (kernel copies where they help);
+    /// returns the number of bytes written.
+    ///
+    /// # Errors
+    ///
+    /// As [`rebuild_with`](Bundle::rebuild_with).
+    #[cfg(all(feature = "fd", unix))]
+    pub fn rebuild_fd_with<S, F>(&self, sources: &S, out: F) -> Result<u64, BundleError>
+    where
+        S: Sources + ?Sized,
+        F: ::std::os::fd::AsFd,
+    {
+        let stream = self.open_stream()?;
+        crate::fd::reconstruct(stream, sources, out).map_err(|error| self.failed(error))
+    }
+
+    /// Rebuilds the original bytes into `out`; returns the number of bytes written.
+    /// Sources are [read ahead](Bundle::open_ahead) with the `fd` feature, opened
+    /// [when referred to](Bundle::path_sources) without it.
+    ///
+    /// # Errors
+    ///
+    /// As [`rebuild_with`](Bundle::rebuild_with).
+    pub fn rebuild_to_writer(&self, out: impl Write) -> Result<u64, BundleError> {
+        #[cfg(all(feature = "fd", unix))]
+        let sources = self.open_ahead();
+        #[cfg(not(all(feature = "fd", unix)))]
+        let sources = self.path_sources();
+        self.rebuild_with(&sources, out)
+    }
+
+    /// Rebuilds the original bytes into the descriptor `out`, with sources
+    /// [read ahead](Bundle::open_ahead); returns the number of bytes written.
+    ///
+    /// # Errors
+    ///
+    /// As [`rebuild_with`](Bundle::rebuild_with).
+    #[cfg(all(feature = "fd", unix))]
+    pub fn rebuild_to_fd(&self, out: impl ::std::os::fd::AsFd) -> Result<u64, BundleError> {
+        self.rebuild_fd_with(&self.open_ahead(), out)
+    }
+
+    /// Rebuilds the original bytes into the file `dest`, which appears only when complete
+    /// (see [`Output`]), and with [`Durability::Synced`] only once on disk; a FIFO or device
+    /// at `dest` is written in place. Returns the number of bytes written.
+    ///
+    /// # Errors
+    ///
+    /// As [`rebuild_with`](Bundle::rebuild_with), or [`BundleError::Output`]; `dest` then
+    /// holds what it held before, and no temporary file is left.
+    pub fn rebuild_to_path(
+        &self,
+        dest: impl AsRef<Path>,
+        durability: Durability,
+    ) -> Result<u64, BundleError> {
+        let out = Output::create_or_in_place(dest)?;
+        #[cfg(all(feature = "fd", unix))]
+        let written = self.rebuild_to_fd(out.file())?;
+        #[cfg(not(all(feature = "fd", unix)))]
+        let written = self.rebuild_to_writer(out.file())?;
+        out.commit(durability)?;
+        Ok(written)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::bundle::Sidecar;
+
+    /// A bundle of two sources in `dir`: `s.sfd` = "<" External(0) External(1) ">".
+    fn bundle(dir: &Path) {
+        fs::write(dir.join("a"), b"alpha").unwrap();
+        fs::write(dir.join("b"), b"beta").unwrap();
+        let mut stream = Vec::new();
+        let mut writer = crate::std::Writer::new(&mut stream);
+        writer.write_inline(b"<").unwrap();
+        writer.write_external(0).unwrap();
+        writer.write_external(1).unwrap();
+        writer.write_inline(b">").unwrap();
+        writer.finish().unwrap();
+        fs::write(dir.join("s.sfd"), stream).unwrap();
+        fs::write(dir.join("s.sfd.fds"), "a\nb\n").unwrap();
+        fs::write(dir.join("s.sfd.sizes"), "5\n4\n").unwrap();
+    }
+
+    #[test]
+    fn rebuilds_into_a_path_a_writer_and_a_descriptor() {
+        let dir = tempfile::tempdir().unwrap();
+        bundle(dir.path());
+        let bundle = Bundle::open(dir.path().join("s.sfd")).unwrap();
+        assert_eq!(bundle.sizes_file(), Some(&*dir.path().join("s.sfd.sizes")));
+        let dest = dir.path().join("out");
+        assert_eq!(
+            bundle.rebuild_to_path(&dest, Durability::Unsynced).unwrap(),
+            11
+        );
+        assert_eq!(fs::read(&dest).unwrap(), b"<alphabeta>");
+        let mut out = Vec::new();
+        bundle.rebuild_to_writer(&mut out).unwrap();
+        assert_eq!(out, b"<alphabeta>");
+        let mut out = Vec::new();
+        bundle
+            .rebuild_with(&bundle.path_sources(), &mut out)
+            .unwrap();
+        assert_eq!(out, b"<alphabeta>");
+    }
+
+    #[test]
+    fn a_source_of_another_size_fails_and_leaves_the_old_output() {
+        let dir = tempfile::tempdir().unwrap();
+        bundle(dir.path());
+        let dest = dir.path().join("out");
+        fs::write(&dest, b"previous").unwrap();
+        fs::write(dir.path().join("b"), b"betamax").unwrap();
+        let bundle = Bundle::open(dir.path().join("s.sfd")).unwrap();
+        let error = bundle
+            .rebuild_to_path(&dest, Durability::Synced)
+            .unwrap_err();
+        assert!(matches!(error, BundleError::Rebuild { .. }), "{error:?}");
+        assert_eq!(fs::read(&dest).unwrap(), b"previous");
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["a", "b", "out", "s.sfd", "s.sfd.fds", "s.sfd.sizes"]
+        );
+    }
+
+    #[test]
+    fn bad_bundles_name_the_file_at_fault() {
+        let dir = tempfile::tempdir().unwrap();
+        let stream = dir.path().join("s.sfd");
+        let error = Bundle::open(&stream).unwrap_err();
+        assert!(matches!(&error, BundleError::Stream { path, .. } if *path == stream));
+        bundle(dir.path());
+        fs::write(dir.path().join("s.sfd.sizes"), "5\n").unwrap();
+        let error = Bundle::open(&stream).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            ::std::format!(
+                "the sizes file {}.sizes has 1 line, the fd list {}.fds has 2 entries",
+                stream.display(),
+                stream.display()
+            )
+        );
+        fs::write(dir.path().join("s.sfd.sizes"), "5\n4x\n").unwrap();
+        let error = Bundle::open(&stream).unwrap_err();
+        assert!(matches!(
+            &error,
+            BundleError::Line { file: Sidecar::Sizes, error, .. } if error.line() == 2
+        ));
+        fs::remove_file(dir.path().join("s.sfd.sizes")).unwrap();
+        let bundle = Bundle::open(&stream).unwrap();
+        assert!(bundle.sizes_file().is_none());
+        let missing = dir.path().join("given.sizes");
+        let error = Bundle::open_with(&stream, None, Some(&missing)).unwrap_err();
+        assert!(
+            matches!(&error, BundleError::Read { file: Sidecar::Sizes, path, .. } if *path == missing)
+        );
+        fs::write(dir.path().join("s.sfd.fds"), "a\n\n").unwrap();
+        let error = Bundle::open(&stream).unwrap_err();
+        assert!(matches!(
+            &error,
+            BundleError::Line { file: Sidecar::FdList, error, .. } if error.line() == 2
+        ));
+    }
+}
