@@ -118,8 +118,8 @@ impl Output {
 
     /// Starts writing `dest`: in place when it is a FIFO, a character or block device or a
     /// socket (which cannot be replaced, and whose readers expect the bytes there), as
-    /// [`create`](Output::create) otherwise. Committing an output written in place only
-    /// syncs it when asked.
+    /// [`create`](Output::create) otherwise. Committing an output written in place syncs it
+    /// when asked and it can be synced (a block device, not a FIFO).
     ///
     /// # Errors
     ///
@@ -168,9 +168,15 @@ impl Output {
     pub fn commit(mut self, durability: Durability) -> Result<(), OutputError> {
         let synced = durability == Durability::Synced;
         if synced {
-            self.file
-                .sync_all()
-                .map_err(|error| OutputError::new(&self.dest, OutputStep::Sync, error))?;
+            match self.file.sync_all() {
+                // A FIFO or character device written in place has nothing to sync (EINVAL).
+                Err(error)
+                    if matches!(self.pending, Some(Pending::InPlace))
+                        && error.kind() == io::ErrorKind::InvalidInput => {}
+                done => {
+                    done.map_err(|error| OutputError::new(&self.dest, OutputStep::Sync, error))?;
+                }
+            }
         }
         let place = |error| OutputError::new(&self.dest, OutputStep::Place, error);
         match self.pending.take() {
@@ -429,7 +435,8 @@ mod tests {
         };
         let mut out = Output::create_or_in_place(&fifo).unwrap();
         out.write_all(b"through").unwrap();
-        out.commit(Durability::Unsynced).unwrap();
+        // Nothing to sync in a FIFO: not an error.
+        out.commit(Durability::Synced).unwrap();
         assert_eq!(reader.join().unwrap(), b"through");
         assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
     }
