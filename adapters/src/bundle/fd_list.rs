@@ -17,8 +17,8 @@
 //! ```
 
 use ::std::ffi::OsString;
-use ::std::fs;
-use ::std::io::Write;
+use ::std::fs::File;
+use ::std::io::{self, Read, Write};
 use ::std::os::unix::ffi::{OsStrExt, OsStringExt};
 use ::std::path::{Path, PathBuf};
 
@@ -71,12 +71,93 @@ pub fn unescape_into(line: &[u8], out: &mut Vec<u8>) -> Result<(), LineProblem> 
     Ok(())
 }
 
+/// The position of the first newline in `bytes`, eight bytes at a time: the fd list of a
+/// large layer is megabytes of short lines.
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const NEWLINES: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut le = [0u8; 8];
+        le.copy_from_slice(word);
+        // A zero byte in `word ^ NEWLINES` is a newline; the lowest flagged byte is exact.
+        let x = u64::from_le_bytes(le) ^ NEWLINES;
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            let byte = usize::try_from(found.trailing_zeros() / 8).unwrap_or(0);
+            return Some(at + byte);
+        }
+        at += 8;
+    }
+    let tail = words.remainder();
+    tail.iter()
+        .position(|&byte| byte == b'\n')
+        .map(|byte| at + byte)
+}
+
 /// The lines of a sidecar's text: a final newline is optional, and an empty text has none.
 pub(crate) fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let body = text.strip_suffix(b"\n").unwrap_or(text);
-    // An empty text has no lines; a text that is a lone newline has one, empty.
-    let none = text.is_empty();
-    body.split(|&byte| byte == b'\n').filter(move |_| !none)
+    let mut rest = Some(text).filter(|text| !text.is_empty());
+    ::std::iter::from_fn(move || {
+        let text = rest?;
+        match find_newline(text) {
+            Some(at) => {
+                rest = Some(&text[at + 1..]).filter(|after| !after.is_empty());
+                Some(&text[..at])
+            }
+            None => {
+                rest = None;
+                Some(text)
+            }
+        }
+    })
+}
+
+/// Turns lines into paths joined to a base, numbering them for errors.
+struct Resolver<'a> {
+    base: &'a [u8],
+    separator: bool,
+    paths: Vec<PathBuf>,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(base: &'a Path) -> Resolver<'a> {
+        let base = base.as_os_str().as_bytes();
+        Resolver {
+            base,
+            separator: !base.is_empty() && !base.ends_with(b"/"),
+            paths: Vec::new(),
+        }
+    }
+
+    fn line(&mut self, line: &[u8]) -> Result<(), LineError> {
+        let index = self.paths.len();
+        if line.is_empty() {
+            return Err(LineError::new(index, LineProblem::EmptyPath));
+        }
+        let absolute = line.starts_with(b"/") || self.base.is_empty();
+        let prefix = if absolute {
+            0
+        } else {
+            self.base.len() + usize::from(self.separator)
+        };
+        let mut path = Vec::with_capacity(prefix + line.len());
+        if !absolute {
+            path.extend_from_slice(self.base);
+            if self.separator {
+                path.push(b'/');
+            }
+        }
+        if line.contains(&b'\\') {
+            unescape_into(line, &mut path).map_err(|problem| LineError::new(index, problem))?;
+        } else {
+            path.extend_from_slice(line);
+        }
+        self.paths.push(PathBuf::from(OsString::from_vec(path)));
+        Ok(())
+    }
 }
 
 /// Parses the text of a list, joining each relative path to `base` (pass an empty path to
@@ -89,54 +170,72 @@ pub(crate) fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
 ///
 /// The first line that is empty or holds an unknown escape, with its number.
 pub fn parse(text: &[u8], base: &Path) -> Result<Vec<PathBuf>, LineError> {
-    let base = base.as_os_str().as_bytes();
-    let separator = usize::from(!base.is_empty() && !base.ends_with(b"/"));
-    let mut paths = Vec::new();
-    for (index, line) in lines(text).enumerate() {
-        if line.is_empty() {
-            return Err(LineError::new(index, LineProblem::EmptyPath));
-        }
-        let absolute = line.starts_with(b"/") || base.is_empty();
-        let prefix = if absolute { 0 } else { base.len() + separator };
-        let mut path = Vec::with_capacity(prefix + line.len());
-        if !absolute {
-            path.extend_from_slice(base);
-            if separator == 1 {
-                path.push(b'/');
-            }
-        }
-        if line.contains(&b'\\') {
-            unescape_into(line, &mut path).map_err(|problem| LineError::new(index, problem))?;
-        } else {
-            path.extend_from_slice(line);
-        }
-        paths.push(PathBuf::from(OsString::from_vec(path)));
+    let mut resolver = Resolver::new(base);
+    for line in lines(text) {
+        resolver.line(line)?;
     }
-    Ok(paths)
+    Ok(resolver.paths)
 }
 
-/// Reads the list at `list` (in one read) and resolves every entry against the list's
-/// directory. A list in the current directory keeps relative paths as they are.
+/// How much of the list is read at a time: a large list is never held whole, so reading it
+/// costs no more memory than its paths.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// Reads the list at `list` (once, front to back, in pieces) and resolves every entry
+/// against the list's directory. A list in the current directory keeps relative paths as
+/// they are.
 ///
 /// # Errors
 ///
 /// [`BundleError::Read`] when the list cannot be read, [`BundleError::Line`] for a
 /// malformed line.
 pub fn read(list: &Path) -> Result<Vec<PathBuf>, BundleError> {
-    let text = fs::read(list).map_err(|error| BundleError::Read {
+    let read_error = |error| BundleError::Read {
         file: Sidecar::FdList,
         path: list.to_path_buf(),
         error,
-    })?;
+    };
+    let line_error = |error| BundleError::Line {
+        file: Sidecar::FdList,
+        path: list.to_path_buf(),
+        error,
+    };
+    let mut file = File::open(list).map_err(read_error)?;
     let base = match base_dir(list) {
         dot if dot == Path::new(".") => Path::new(""),
         base => base,
     };
-    parse(&text, base).map_err(|error| BundleError::Line {
-        file: Sidecar::FdList,
-        path: list.to_path_buf(),
-        error,
-    })
+    let mut resolver = Resolver::new(base);
+    let mut buf = ::std::vec![0u8; READ_CHUNK];
+    // Bytes at the front of `buf` that belong to a line not yet complete.
+    let mut kept = 0;
+    loop {
+        if kept == buf.len() {
+            // A line longer than the buffer.
+            buf.resize(buf.len() * 2, 0);
+        }
+        let got = match file.read(&mut buf[kept..]) {
+            Ok(got) => got,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(read_error(error)),
+        };
+        if got == 0 {
+            break;
+        }
+        let end = kept + got;
+        let mut start = 0;
+        while let Some(at) = find_newline(&buf[start..end]) {
+            resolver.line(&buf[start..start + at]).map_err(line_error)?;
+            start += at + 1;
+        }
+        buf.copy_within(start..end, 0);
+        kept = end - start;
+    }
+    if kept > 0 {
+        // The last line, without a final newline.
+        resolver.line(&buf[..kept]).map_err(line_error)?;
+    }
+    Ok(resolver.paths)
 }
 
 /// The text of a list of raw paths.
@@ -186,6 +285,7 @@ where
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+    use ::std::fs;
 
     fn raw(text: &[u8]) -> Result<Vec<Vec<u8>>, LineError> {
         parse(text, Path::new("")).map(|paths| {
@@ -279,6 +379,59 @@ mod tests {
         assert_eq!(
             error.to_string(),
             ::std::format!("cannot read fd list {}", missing.display())
+        );
+    }
+
+    #[test]
+    fn finds_newlines_at_every_position() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut bytes = ::std::vec![b'x'; len];
+                bytes[at] = b'\n';
+                if at + 3 < len {
+                    bytes[at + 3] = b'\n';
+                }
+                assert_eq!(find_newline(&bytes), Some(at), "{len} {at}");
+            }
+            assert_eq!(find_newline(&::std::vec![0x8a; len]), None);
+        }
+    }
+
+    #[test]
+    fn reads_lines_that_cross_the_read_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("s.fds");
+        // Lines of every length up to past one chunk, with escapes on some.
+        let paths: Vec<Vec<u8>> = (1..300)
+            .map(|i| {
+                let mut path = ::std::vec![b'a' + u8::try_from(i % 26).unwrap(); i * 7];
+                if i % 3 == 0 {
+                    path.push(b'\n');
+                }
+                path
+            })
+            .chain([::std::vec![b'z'; READ_CHUNK + 5]])
+            .collect();
+        let mut text = render(&paths);
+        text.pop(); // no final newline
+        fs::write(&list, &text).unwrap();
+        let read_back: Vec<Vec<u8>> = read(&list)
+            .unwrap()
+            .into_iter()
+            .map(|path| {
+                path.strip_prefix(dir.path())
+                    .unwrap()
+                    .as_os_str()
+                    .as_bytes()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(read_back, paths);
+        fs::write(&list, [&text[..], b"\n\n"].concat()).unwrap();
+        let error = read(&list).unwrap_err();
+        assert!(
+            matches!(&error, BundleError::Line { error, .. } if error.line() == 301),
+            "{error:?}"
         );
     }
 
