@@ -142,6 +142,7 @@ struct Samples {
     verify: Vec<Duration>,
     library_verify: Vec<Duration>,
     sha256sum: Vec<Duration>,
+    open: Vec<Duration>,
 }
 
 fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
@@ -218,6 +219,8 @@ fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
         let mut command = Command::new("sha256sum");
         command.arg(tar).stdout(Stdio::null());
         let h = time(command);
+        // Reading the fd list and the sizes file, which both rows above include.
+        let o = timed(|| drop(Bundle::open(&stream).unwrap()));
         if round > 0 {
             samples.cat.push(c);
             samples.cat_sync.push(s);
@@ -227,6 +230,7 @@ fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
             samples.verify.push(v);
             samples.library_verify.push(lv);
             samples.sha256sum.push(h);
+            samples.open.push(o);
         }
     }
     assert!(
@@ -267,6 +271,10 @@ fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
         ms(cat_sync),
         ratio(join, cat_sync),
         ratio(join, cat),
+    );
+    println!(
+        "  Bundle::open   {:>7.1} ms   (the fd list and the sizes file, read and parsed)",
+        ms(median(samples.open))
     );
     println!(
         "  sha256sum      {:>7.1} ms   (verify/sha256sum {:.2}x)",
