@@ -3,8 +3,11 @@
 //!
 //! - `join --no-sync -o FILE` against the library's rebuild of the same bundle into a path
 //!   (`Bundle::open` then `rebuild_to_path`, sources read ahead as `join` reads them) and
-//!   against `cat TAR > FILE`: what the command adds on top of the library (process start,
-//!   arguments) and what both cost over a plain copy.
+//!   against `cat TAR > FILE`: what the command adds on top of the library and what both
+//!   cost over a plain copy. The library runs in this process, and again in a process of
+//!   its own (this bench, started with `--library-join`), which pays what any process
+//!   pays (starting, memory new to it, exiting): the difference between the two library
+//!   rows is that, and the rest is the command's own.
 //! - `verify` against the library's rebuild into SHA-256 (`rebuild_to_writer`) and `cat`,
 //!   with `sha256sum TAR` for reference.
 //! - `join`, which syncs its output before renaming it into place, against `cat+sync`
@@ -141,6 +144,8 @@ struct Samples {
     library_join: Vec<Duration>,
     verify: Vec<Duration>,
     library_verify: Vec<Duration>,
+    library_join_process: Vec<Duration>,
+    library_verify_process: Vec<Duration>,
     sha256sum: Vec<Duration>,
     open: Vec<Duration>,
 }
@@ -196,14 +201,14 @@ fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
                 .arg(&out);
             time(command)
         });
-        // The library: the same bundle API and sources (read ahead) that `join` uses.
-        let l = fresh(&out, || {
-            timed(|| {
-                Bundle::open(&stream)
-                    .unwrap()
-                    .rebuild_to_path(&out, Durability::Unsynced)
-                    .unwrap();
-            })
+        // The library: the same bundle API and sources (read ahead) that `join` uses, in
+        // this process and in a process of its own (which pays for starting, memory that
+        // is new to it, and exiting, as the command does).
+        let l = fresh(&out, || timed(|| library_join(&stream, &out)));
+        let lp = fresh(&out, || {
+            let mut command = Command::new(std::env::current_exe().unwrap());
+            command.arg(LIBRARY_JOIN).arg(&stream).arg(&out);
+            time(command)
         });
         let mut command = Command::new(bin);
         command.arg("verify").arg(&stream).stdout(Stdio::null());
@@ -216,6 +221,12 @@ fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
                 .unwrap();
         });
         digests.push(hashing.0.finalize());
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
+            .arg(LIBRARY_VERIFY)
+            .arg(&stream)
+            .stdout(Stdio::null());
+        let lvp = time(command);
         let mut command = Command::new("sha256sum");
         command.arg(tar).stdout(Stdio::null());
         let h = time(command);
@@ -227,6 +238,8 @@ fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
             samples.join.push(j);
             samples.join_no_sync.push(n);
             samples.library_join.push(l);
+            samples.library_join_process.push(lp);
+            samples.library_verify_process.push(lvp);
             samples.verify.push(v);
             samples.library_verify.push(lv);
             samples.sha256sum.push(h);
@@ -249,11 +262,21 @@ fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
         f64::from(u32::try_from(size >> 10).unwrap_or(u32::MAX)) / 1024.0,
         ms(split),
     );
-    for (row, command, library) in [
-        ("join --no-sync", samples.join_no_sync, samples.library_join),
-        ("verify", samples.verify.clone(), samples.library_verify),
+    for (row, command, library, process) in [
+        (
+            "join --no-sync",
+            samples.join_no_sync,
+            samples.library_join,
+            samples.library_join_process,
+        ),
+        (
+            "verify",
+            samples.verify.clone(),
+            samples.library_verify,
+            samples.library_verify_process,
+        ),
     ] {
-        let (command, library) = (median(command), median(library));
+        let (command, library, process) = (median(command), median(library), median(process));
         println!(
             "  {row:<14} {:>7.1} ms   library {:>7.1} ms   command/library {:.2}x   cat {:>7.1} ms   command/cat {:.2}x   library/cat {:.2}x",
             ms(command),
@@ -262,6 +285,12 @@ fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
             ms(cat),
             ratio(command, cat),
             ratio(library, cat),
+        );
+        println!(
+            "  {:<14} {:>7.1} ms   the library in a process of its own   command/that {:.2}x",
+            "",
+            ms(process),
+            ratio(command, process),
         );
     }
     let (join, sha256sum) = (median(samples.join), median(samples.sha256sum));
@@ -283,7 +312,33 @@ fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
     );
 }
 
+/// Runs the library's rebuild into a path, as the `library` row does, in this process.
+const LIBRARY_JOIN: &str = "--library-join";
+/// Runs the library's rebuild into SHA-256, as the `library` row does, in this process.
+const LIBRARY_VERIFY: &str = "--library-verify";
+
+fn library_join(stream: &Path, out: &Path) {
+    Bundle::open(stream)
+        .unwrap()
+        .rebuild_to_path(out, Durability::Unsynced)
+        .unwrap();
+}
+
 fn main() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|arg| arg == LIBRARY_JOIN) {
+        library_join(Path::new(&args[2]), Path::new(&args[3]));
+        return;
+    }
+    if args.get(1).is_some_and(|arg| arg == LIBRARY_VERIFY) {
+        let mut hashing = Hashing::default();
+        Bundle::open(Path::new(&args[2]))
+            .unwrap()
+            .rebuild_to_writer(&mut hashing)
+            .unwrap();
+        println!("{:x}  {}", hashing.0.finalize(), hashing.1);
+        return;
+    }
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing and only wants
     // the target to build and start.
     if !std::env::args().any(|arg| arg == "--bench") {
