@@ -244,8 +244,8 @@ impl Bundle {
     }
 
     /// Rebuilds the original bytes into `out`; returns the number of bytes written.
-    /// Sources are [read ahead](Bundle::open_ahead) with the `fd` feature, opened
-    /// [when referred to](Bundle::path_sources) without it.
+    /// Sources are read ahead (`open_ahead`) with the `fd` feature, opened when referred
+    /// to ([`path_sources`](Bundle::path_sources)) without it.
     ///
     /// # Errors
     ///
