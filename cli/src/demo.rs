@@ -29,14 +29,15 @@ enum Handoff {
     /// Every source open: what travels over the socket.
     Descriptors { stream: File, sources: Vec<File> },
     /// More sources than descriptors allowed: the bundle, its sources opened lazily.
-    Paths(Bundle),
+    Paths(Box<Bundle>),
 }
 
 /// Opens the stream and every source of the fd list.
 fn open_handoff(stream: &Path, fds: &Path) -> Result<Handoff> {
     let bundle = Bundle::open_with(stream, Some(fds), None)?;
     let stream = bundle.open_stream()?;
-    let mut files = Vec::with_capacity(bundle.source_paths().len());
+    let mut files = Vec::with_capacity(bundle.source_count());
+    let mut out_of_descriptors = false;
     for path in bundle.source_paths() {
         match crate::regular::open(path) {
             Ok(file) => files.push(file),
@@ -48,10 +49,14 @@ fn open_handoff(stream: &Path, fds: &Path) -> Result<Handoff> {
                         .is_some_and(|error| matches!(error.raw_os_error(), Some(23 | 24)))
                 }) =>
             {
-                return Ok(Handoff::Paths(bundle));
+                out_of_descriptors = true;
+                break;
             }
             Err(error) => return Err(error),
         }
+    }
+    if out_of_descriptors {
+        return Ok(Handoff::Paths(Box::new(bundle)));
     }
     Ok(Handoff::Descriptors {
         stream,
@@ -205,7 +210,7 @@ pub fn run(input: Option<&Path>, quiet: bool) -> Result<()> {
         Handoff::Paths(bundle) => {
             say(format!(
                 "handoff   {} sources are more than this process may open at once: rebuilding in-process from lazily opened paths",
-                bundle.source_paths().len()
+                bundle.source_count()
             ));
             let rebuilt = File::create(&rebuilt_path)
                 .with_context(|| format!("cannot create {}", rebuilt_path.display()))?;

@@ -33,7 +33,7 @@ fn explain_io(error: io::Error, bundle: &Bundle) -> anyhow::Error {
     let message = error.to_string();
     let error = anyhow::Error::new(error);
     if missing {
-        let count = bundle.source_paths().len();
+        let count = bundle.source_count();
         let entries = if count == 1 { "entry" } else { "entries" };
         return error.context(format!(
             "the fd list {} has {count} {entries}",

@@ -17,6 +17,38 @@ use crate::std::{ExpectedLens, PathSources, Sources};
 /// any number of sources rebuilds under a low open-file limit.
 const OPEN_PATH_SOURCES: usize = 32;
 
+/// The sources the bundle's own rebuilds read: ahead, on helper threads, with the `fd`
+/// feature; when the stream refers to them without it. Made from the fd list's paths
+/// without copying them: a large layer's list is tens of thousands of paths.
+#[cfg(all(feature = "fd", unix))]
+type Prepared = crate::fd::OpenAhead;
+#[cfg(not(all(feature = "fd", unix)))]
+type Prepared = PathSources;
+
+#[cfg(all(feature = "fd", unix))]
+fn prepare(paths: Vec<PathBuf>) -> Prepared {
+    use crate::fd::{OpenAhead, DEFAULT_OPEN_AHEAD};
+    // A quarter of the open-file limit at most, so that a rebuild runs under one as low as
+    // 64 with room for the caller's own descriptors.
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    let depth = limit
+        .and_then(|limit| usize::try_from(limit / 4).ok())
+        .map_or(DEFAULT_OPEN_AHEAD, |quarter| {
+            quarter.clamp(4, DEFAULT_OPEN_AHEAD)
+        });
+    OpenAhead::new(paths).with_depth(depth)
+}
+
+#[cfg(not(all(feature = "fd", unix)))]
+fn prepare(paths: Vec<PathBuf>) -> Prepared {
+    PathSources::from_paths(paths).with_cache_capacity(OPEN_PATH_SOURCES)
+}
+
+/// `Some(size)` for each size of the sizes file, none without one.
+fn expected_lens(sizes: Option<&[u64]>) -> Vec<Option<u64>> {
+    sizes.into_iter().flatten().copied().map(Some).collect()
+}
+
 /// A stream with its fd list and, when there is one, its sizes file, read and checked
 /// against each other; ready to rebuild the original bytes.
 ///
@@ -61,13 +93,13 @@ const OPEN_PATH_SOURCES: usize = 32;
 /// assert_eq!(rebuilt, b"content");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Bundle {
     stream: PathBuf,
     fd_list: PathBuf,
     sizes_file: Option<PathBuf>,
-    sources: Vec<PathBuf>,
     sizes: Option<Vec<u64>>,
+    sources: ExpectedLens<Prepared>,
 }
 
 impl Bundle {
@@ -120,12 +152,13 @@ impl Bundle {
                 });
             }
         }
+        let lens = expected_lens(sizes.as_deref());
         Ok(Bundle {
             stream: stream.to_path_buf(),
             fd_list,
             sizes_file: sizes.is_some().then_some(sizes_file),
-            sources,
             sizes,
+            sources: ExpectedLens::new(prepare(sources), lens),
         })
     }
 
@@ -144,15 +177,22 @@ impl Bundle {
         self.sizes_file.as_deref()
     }
 
-    /// The sources' paths, resolved against the fd list's directory, by index.
-    pub fn source_paths(&self) -> &[PathBuf] {
-        &self.sources
+    /// The number of sources in the fd list.
+    pub fn source_count(&self) -> usize {
+        self.sources.sources().len()
     }
 
-    /// The path of source `index`.
+    /// The path of source `index`, resolved against the fd list's directory.
     pub fn source_path(&self, index: FdIndex) -> Option<&Path> {
-        let at = usize::try_from(index.get()).ok()?;
-        self.sources.get(at).map(PathBuf::as_path)
+        self.sources.sources().path(index)
+    }
+
+    /// The sources' paths, resolved against the fd list's directory, in index order.
+    pub fn source_paths(&self) -> impl Iterator<Item = &Path> {
+        (0..self.source_count()).map_while(|at| {
+            let index = u64::try_from(at).ok().and_then(FdIndex::new)?;
+            self.source_path(index)
+        })
     }
 
     /// The size source `index` must have, when there is a sizes file.
@@ -161,34 +201,24 @@ impl Bundle {
         self.sizes.as_ref()?.get(at).copied()
     }
 
-    fn expected_lens(&self) -> Vec<Option<u64>> {
-        self.sizes.iter().flatten().copied().map(Some).collect()
-    }
-
-    /// The sources as paths opened when the stream refers to them, a few kept open, each
-    /// checked against its size when there is a sizes file.
+    /// New sources opened from the fd list's paths when the stream refers to them, a few
+    /// kept open, each checked against its size when there is a sizes file.
     pub fn path_sources(&self) -> ExpectedLens<PathSources> {
-        let sources = PathSources::from_paths(self.sources.iter().cloned())
+        let sources = PathSources::from_paths(self.source_paths().map(Path::to_path_buf))
             .with_cache_capacity(OPEN_PATH_SOURCES);
-        ExpectedLens::new(sources, self.expected_lens())
+        ExpectedLens::new(sources, expected_lens(self.sizes.as_deref()))
     }
 
-    /// The sources as paths opened and read ahead by helper threads
+    /// New sources opened from the fd list's paths and read ahead by helper threads
     /// ([`OpenAhead`](crate::fd::OpenAhead)), holding at most about a quarter of the
     /// open-file limit open (and at most [`DEFAULT_OPEN_AHEAD`](crate::fd::DEFAULT_OPEN_AHEAD)),
     /// so that a bundle of any number of sources rebuilds under a limit as low as 64; each
-    /// checked against its size when there is a sizes file.
+    /// checked against its size when there is a sizes file. The bundle's own rebuilds
+    /// already read ahead the first time; these are for another.
     #[cfg(all(feature = "fd", unix))]
     pub fn open_ahead(&self) -> ExpectedLens<crate::fd::OpenAhead> {
-        use crate::fd::{OpenAhead, DEFAULT_OPEN_AHEAD};
-        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-        let depth = limit
-            .and_then(|limit| usize::try_from(limit / 4).ok())
-            .map_or(DEFAULT_OPEN_AHEAD, |quarter| {
-                quarter.clamp(4, DEFAULT_OPEN_AHEAD)
-            });
-        let sources = OpenAhead::new(self.sources.iter().cloned()).with_depth(depth);
-        ExpectedLens::new(sources, self.expected_lens())
+        let sources = prepare(self.source_paths().map(Path::to_path_buf).collect());
+        ExpectedLens::new(sources, expected_lens(self.sizes.as_deref()))
     }
 
     /// Opens the stream.
@@ -244,29 +274,28 @@ impl Bundle {
     }
 
     /// Rebuilds the original bytes into `out`; returns the number of bytes written.
-    /// Sources are read ahead (`open_ahead`) with the `fd` feature, opened when referred
-    /// to ([`path_sources`](Bundle::path_sources)) without it.
+    ///
+    /// With the `fd` feature, the first rebuild of a bundle reads its sources ahead on
+    /// helper threads, and later ones open each source when the stream refers to it (pass
+    /// `open_ahead()` to [`rebuild_with`](Bundle::rebuild_with) to read ahead again);
+    /// without it, sources are opened when the stream refers to them.
     ///
     /// # Errors
     ///
     /// As [`rebuild_with`](Bundle::rebuild_with).
     pub fn rebuild_to_writer(&self, out: impl Write) -> Result<u64, BundleError> {
-        #[cfg(all(feature = "fd", unix))]
-        let sources = self.open_ahead();
-        #[cfg(not(all(feature = "fd", unix)))]
-        let sources = self.path_sources();
-        self.rebuild_with(&sources, out)
+        self.rebuild_with(&self.sources, out)
     }
 
-    /// Rebuilds the original bytes into the descriptor `out`, with sources
-    /// [read ahead](Bundle::open_ahead); returns the number of bytes written.
+    /// Rebuilds the original bytes into the descriptor `out`; returns the number of bytes
+    /// written. Sources are read as by [`rebuild_to_writer`](Bundle::rebuild_to_writer).
     ///
     /// # Errors
     ///
     /// As [`rebuild_with`](Bundle::rebuild_with).
     #[cfg(all(feature = "fd", unix))]
     pub fn rebuild_to_fd(&self, out: impl ::std::os::fd::AsFd) -> Result<u64, BundleError> {
-        self.rebuild_fd_with(&self.open_ahead(), out)
+        self.rebuild_fd_with(&self.sources, out)
     }
 
     /// Rebuilds the original bytes into the file `dest`, which appears only when complete
@@ -326,9 +355,15 @@ mod tests {
             11
         );
         assert_eq!(fs::read(&dest).unwrap(), b"<alphabeta>");
+        // A second rebuild of the same bundle, and one into a writer.
         let mut out = Vec::new();
         bundle.rebuild_to_writer(&mut out).unwrap();
         assert_eq!(out, b"<alphabeta>");
+        assert_eq!(bundle.source_count(), 2);
+        assert_eq!(
+            bundle.source_paths().collect::<Vec<_>>(),
+            [dir.path().join("a"), dir.path().join("b")]
+        );
         let mut out = Vec::new();
         bundle
             .rebuild_with(&bundle.path_sources(), &mut out)
