@@ -36,27 +36,17 @@ enum Handoff {
 fn open_handoff(stream: &Path, fds: &Path) -> Result<Handoff> {
     let bundle = Bundle::open_with(stream, Some(fds), None)?;
     let stream = bundle.open_stream()?;
-    let mut files = Vec::with_capacity(bundle.source_count());
-    let mut out_of_descriptors = false;
-    for path in bundle.source_paths() {
-        match crate::regular::open(path) {
-            Ok(file) => files.push(file),
-            // Out of descriptors (ENFILE, EMFILE).
-            Err(error)
-                if error.chain().any(|cause| {
-                    cause
-                        .downcast_ref::<io::Error>()
-                        .is_some_and(|error| matches!(error.raw_os_error(), Some(23 | 24)))
-                }) =>
-            {
-                out_of_descriptors = true;
-                break;
-            }
-            Err(error) => return Err(error),
-        }
-    }
-    if out_of_descriptors {
+    // Every source open at once, with room for the process's own descriptors, or none.
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    let room = limit.map_or(usize::MAX, |limit| {
+        usize::try_from(limit.saturating_sub(64)).unwrap_or(usize::MAX)
+    });
+    if bundle.source_count() > room {
         return Ok(Handoff::Paths(Box::new(bundle)));
+    }
+    let mut files = Vec::with_capacity(bundle.source_count());
+    for path in bundle.source_paths() {
+        files.push(crate::regular::open(path)?);
     }
     Ok(Handoff::Descriptors {
         stream,

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use splitfdstream::{Chunk, Decoder};
+use splitfdstream_adapters::std::read_retrying;
 
 const READ_BUFFER: usize = 1 << 20;
 
@@ -60,10 +61,9 @@ pub fn scan(mut input: impl Read, mut each: impl FnMut(Listed) -> Result<()>) ->
     let mut indices = HashSet::new();
     let mut buf = vec![0u8; READ_BUFFER];
     loop {
-        let got = match input.read(&mut buf) {
+        let got = match read_retrying(&mut input, &mut buf) {
             Ok(0) => break,
             Ok(got) => got,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(error) => return Err(error).context("cannot read the stream"),
         };
         let mut piece = &buf[..got];

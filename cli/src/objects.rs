@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use splitfdstream_adapters::bundle::{self, Durability, Output};
+use splitfdstream_adapters::std::read_retrying;
 
 /// Contents up to this size are hashed in memory before anything is written, so a
 /// duplicate costs no write at all.
@@ -118,10 +119,9 @@ impl ObjectStore {
             let mut buf = vec![0u8; COPY_CHUNK];
             let mut size: u64 = 0;
             loop {
-                let got = match content.read(&mut buf) {
+                let got = match read_retrying(content, &mut buf) {
                     Ok(0) => break,
                     Ok(got) => got,
-                    Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                     Err(error) => return Err(error).context("cannot read the archive"),
                 };
                 hasher.update(&buf[..got]);

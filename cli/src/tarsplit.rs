@@ -223,7 +223,7 @@ impl Converter<'_> {
                         if self.verify {
                             self.check(&relative, &path, entry.size, entry.payload.as_deref())?;
                         } else {
-                            self.beneath.check(&relative, &path)?;
+                            self.beneath.check(&relative)?;
                         }
                         let index = u64::try_from(self.entries.len()).unwrap_or(u64::MAX);
                         self.index_of.insert(relative, index);
@@ -250,7 +250,7 @@ impl Converter<'_> {
         let (actual_size, crc) = match self.checked.get(path) {
             Some(&known) => known,
             None => {
-                let file = self.beneath.open(relative, path)?;
+                let file = self.beneath.open(relative)?;
                 let computed = crc_of(file, path, self.progress)?;
                 self.checked.insert(path.to_path_buf(), computed);
                 self.report.verified_bytes += computed.0;

@@ -18,6 +18,7 @@
 use std::io::{self, Read};
 
 use anyhow::{bail, Context, Result};
+use splitfdstream_adapters::std::read_retrying;
 
 /// A tar block.
 pub const BLOCK: usize = 512;
@@ -246,11 +247,9 @@ fn padding(len: u64) -> u64 {
 fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
-        match input.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
+        match read_retrying(input, &mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
         }
     }
     Ok(filled)

@@ -274,17 +274,17 @@ fn members_are_opened_beneath_the_root_only() {
     let cases = [
         (
             "esc/hostname",
-            "leads outside the root directory through a symbolic link",
+            "esc/hostname: leads outside the directory through a symbolic link",
         ),
         (
             "sub/up/hostname",
-            "leads outside the root directory through a symbolic link",
+            "sub/up/hostname: leads outside the directory through a symbolic link",
         ),
-        ("inside/a", "is reached through a symbolic link"),
+        ("inside/a", "inside/a: is reached through a symbolic link"),
         ("/etc/hostname", "is absolute"),
         ("../etc/hostname", "leaves the root directory"),
         ("sub/../../etc/hostname", "leaves the root directory"),
-        ("sub", "is a directory, not a regular file"),
+        ("sub", "sub: is a directory; a path source must be"),
     ];
     for (name, message) in cases {
         fs::write(dir.join("m.json"), file_entry(name, 3)).unwrap();
@@ -316,11 +316,15 @@ fn a_fifo_member_is_refused_without_blocking() {
     fs::create_dir(dir.join("root")).unwrap();
     sh(&dir.join("root"), "mkfifo fifo");
     fs::write(dir.join("m.json"), file_entry("fifo", 3)).unwrap();
-    convert_fails(dir, &[], &["root/fifo is a FIFO, not a regular file"]);
+    convert_fails(
+        dir,
+        &[],
+        &["line 2: fifo: is a FIFO; a path source must be"],
+    );
     convert_fails(
         dir,
         &["--no-verify"],
-        &["root/fifo is a FIFO, not a regular file"],
+        &["line 2: fifo: is a FIFO; a path source must be"],
     );
 }
 
