@@ -53,10 +53,36 @@ pub use beneath::Beneath;
 #[cfg(unix)]
 pub use unix::describe_mode;
 #[cfg(unix)]
-pub(crate) use unix::{Opened, Opener, Result};
+pub(crate) use unix::{Opener, Result};
+
+/// A file opened by the policy, still non-blocking.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    file: File,
+}
+
+impl Opened {
+    /// The open file, still non-blocking (reads of regular files and block devices never
+    /// wait either way).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// The file with blocking reads again, for kernel copies; if that fails, a read that
+    /// would block reports `EAGAIN` rather than hanging.
+    pub(crate) fn into_blocking(self) -> File {
+        #[cfg(unix)]
+        if let Ok(flags) = rustix::fs::fcntl_getfl(&self.file) {
+            let flags = flags.difference(rustix::fs::OFlags::NONBLOCK);
+            let _ = rustix::fs::fcntl_setfl(&self.file, flags);
+        }
+        self.file
+    }
+}
 
 #[cfg(not(unix))]
-pub(crate) use other::{Opened, Opener};
+pub(crate) use other::Opener;
 
 /// The refusal of a file that is not a source, naming `path` and what it is.
 fn not_a_source(path: &Path, what: &str) -> io::Error {
@@ -100,28 +126,7 @@ mod unix {
         }
     }
 
-    /// A file opened by the policy, still non-blocking, with a regular file's size.
-    #[derive(Debug)]
-    pub(crate) struct Opened {
-        file: File,
-    }
-
-    impl Opened {
-        /// The open file, still non-blocking (reads of regular files and block devices
-        /// never wait either way).
-        pub(crate) fn file(&self) -> &File {
-            &self.file
-        }
-
-        /// The file with blocking reads again, for kernel copies; if that fails, a read
-        /// that would block reports `EAGAIN` rather than hanging.
-        pub(crate) fn into_blocking(self) -> File {
-            if let Ok(flags) = rustix::fs::fcntl_getfl(&self.file) {
-                let _ = rustix::fs::fcntl_setfl(&self.file, flags.difference(OFlags::NONBLOCK));
-            }
-            self.file
-        }
-    }
+    use super::Opened;
 
     /// An opened file with a regular file's size (`None` for a block device), or the
     /// error of opening it.
@@ -322,23 +327,7 @@ mod other {
     use ::std::io;
     use ::std::path::Path;
 
-    use super::{named, not_a_source};
-
-    /// A file opened by the policy, with a regular file's size.
-    #[derive(Debug)]
-    pub(crate) struct Opened {
-        file: File,
-    }
-
-    impl Opened {
-        pub(crate) fn file(&self) -> &File {
-            &self.file
-        }
-
-        pub(crate) fn into_blocking(self) -> File {
-            self.file
-        }
-    }
+    use super::{named, not_a_source, Opened};
 
     /// Opens files by the policy, where the platform has no FIFOs to fear.
     pub(crate) struct Opener;
