@@ -49,8 +49,20 @@ pub(crate) fn is_interrupted(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::Interrupted
 }
 
-/// Reads into `buf`, retrying reads interrupted by a signal.
-pub(crate) fn read_retrying<R: io::Read + ?Sized>(
+/// Reads into `buf` once, retrying a read interrupted by a signal: the read loop of every
+/// driver here, for callers that read a stream or a source themselves.
+///
+/// ```
+/// let mut input: &[u8] = b"abc";
+/// let mut buf = [0; 8];
+/// assert_eq!(splitfdstream_adapters::std::read_retrying(&mut input, &mut buf)?, 3);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// The reader's error, unless it is `Interrupted`.
+pub fn read_retrying<R: io::Read + ?Sized>(
     reader: &mut R,
     buf: &mut [u8],
 ) -> io::Result<usize> {
