@@ -197,6 +197,32 @@ fn every_driver_rebuilds_from_directories_opening_each_file_once() {
             assert!(rebuilt == layer.expected);
         });
         once_each(&layer, &opens, &format!("fd::Reconstruct, {mode}"));
+
+        // tokio reads sources on its blocking pool, a batch at a time, asking again for
+        // the one it copies between batches.
+        #[cfg(feature = "tokio-1")]
+        {
+            let opens = opens_during(&dirs, || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                let out = runtime.block_on(async {
+                    let sources = std::sync::Arc::new(layer.sources(read_ahead));
+                    let mut out = Vec::new();
+                    splitfdstream_adapters::tokio_1::reconstruct_as(
+                        DIR,
+                        layer.stream.as_slice(),
+                        sources,
+                        &mut out,
+                    )
+                    .await
+                    .unwrap();
+                    out
+                });
+                assert!(out == layer.expected);
+            });
+            once_each(&layer, &opens, &format!("tokio_1::reconstruct_as, {mode}"));
+        }
     }
 }
 

@@ -62,10 +62,7 @@ pub(crate) fn is_interrupted(error: &io::Error) -> bool {
 /// # Errors
 ///
 /// The reader's error, unless it is `Interrupted`.
-pub fn read_retrying<R: io::Read + ?Sized>(
-    reader: &mut R,
-    buf: &mut [u8],
-) -> io::Result<usize> {
+pub fn read_retrying<R: io::Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     io_loops::read_retrying!(reader.read(buf), buf.len(), is_interrupted)
 }
 
