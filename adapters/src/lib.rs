@@ -12,6 +12,7 @@
 //! | `std` | `std` | `std::io` reader and writer, the `Sources` trait with file, lazily opened path and in-memory implementations, `reconstruct`, and `Read`/`Seek` views of the rebuilt stream |
 //! | `futures_03` | `futures-03` | `futures-io` 0.3 (smol, async-std, `futures`): the `asynch` `Reader`, `Writer` and `reconstruct` over `AsyncRead`/`AsyncWrite`/`AsyncSeek`, through `embedded-io-adapters`' `FromFutures`; no code of its own in the I/O path |
 //! | `tokio_1` | `tokio-1` | a cancel-safe `Reader` and a `Writer` over tokio's `AsyncRead`/`AsyncWrite`, and `reconstruct` into an `AsyncWrite` from the `std` module's sources (files, lazily opened paths) read on the blocking pool |
+//! | `bundle` | `std` (unix) | the bundle on disk (stream, fd list, sizes file): read and write the sidecars, rebuild into a path, a writer or a descriptor, and outputs that appear only when complete |
 //! | `fd` | `fd` (unix) | descriptors: zero-copy `reconstruct` into a descriptor (`copy_file_range`, `splice`, `sendfile` on Linux), `send`/`receive` of a stream and its sources by `SCM_RIGHTS`, block-device and `FileRange` sources |
 //!
 //! # Features
@@ -99,6 +100,8 @@ mod source_ref;
 
 #[cfg(feature = "async")]
 pub mod asynch;
+#[cfg(all(feature = "std", unix))]
+pub mod bundle;
 pub mod embedded_io;
 #[cfg(all(feature = "fd", unix))]
 pub mod fd;

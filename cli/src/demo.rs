@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use indicatif::HumanBytes;
 use sha2::{Digest, Sha256};
+use splitfdstream_adapters::bundle::Bundle;
 use splitfdstream_adapters::fd;
 
-use crate::fdlist;
 use crate::objects::hex;
 use crate::regular;
 use crate::split::{self, Outputs};
@@ -28,16 +28,17 @@ use crate::split::{self, Outputs};
 enum Handoff {
     /// Every source open: what travels over the socket.
     Descriptors { stream: File, sources: Vec<File> },
-    /// More sources than descriptors allowed: paths, opened lazily.
-    Paths(Vec<PathBuf>),
+    /// More sources than descriptors allowed: the bundle, its sources opened lazily.
+    Paths(Box<Bundle>),
 }
 
 /// Opens the stream and every source of the fd list.
 fn open_handoff(stream: &Path, fds: &Path) -> Result<Handoff> {
-    let paths = fdlist::read(fds)?;
-    let stream = File::open(stream).with_context(|| format!("cannot open {}", stream.display()))?;
-    let mut files = Vec::with_capacity(paths.len());
-    for path in &paths {
+    let bundle = Bundle::open_with(stream, Some(fds), None)?;
+    let stream = bundle.open_stream()?;
+    let mut files = Vec::with_capacity(bundle.source_count());
+    let mut out_of_descriptors = false;
+    for path in bundle.source_paths() {
         match crate::regular::open(path) {
             Ok(file) => files.push(file),
             // Out of descriptors (ENFILE, EMFILE).
@@ -48,10 +49,14 @@ fn open_handoff(stream: &Path, fds: &Path) -> Result<Handoff> {
                         .is_some_and(|error| matches!(error.raw_os_error(), Some(23 | 24)))
                 }) =>
             {
-                return Ok(Handoff::Paths(paths));
+                out_of_descriptors = true;
+                break;
             }
             Err(error) => return Err(error),
         }
+    }
+    if out_of_descriptors {
+        return Ok(Handoff::Paths(Box::new(bundle)));
     }
     Ok(Handoff::Descriptors {
         stream,
@@ -202,17 +207,16 @@ pub fn run(input: Option<&Path>, quiet: bool) -> Result<()> {
             ));
             joined
         }
-        Handoff::Paths(paths) => {
+        Handoff::Paths(bundle) => {
             say(format!(
                 "handoff   {} sources are more than this process may open at once: rebuilding in-process from lazily opened paths",
-                paths.len()
+                bundle.source_count()
             ));
             let rebuilt = File::create(&rebuilt_path)
                 .with_context(|| format!("cannot create {}", rebuilt_path.display()))?;
-            let stream = File::open(&outputs.stream)
-                .with_context(|| format!("cannot open {}", outputs.stream.display()))?;
             let started = Instant::now();
-            let written = fd::reconstruct(&stream, &crate::join::open_ahead(paths), &rebuilt)
+            let written = bundle
+                .rebuild_fd_with(&bundle.path_sources(), &rebuilt)
                 .context("cannot rebuild the tar")?;
             Joined {
                 written,

@@ -7,20 +7,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use splitfdstream_adapters::bundle::{fd_list, sizes, Bundle, Durability};
 
 mod demo;
-mod fdlist;
+mod explain;
 mod inspect;
 mod join;
 mod objects;
-mod output;
 mod progress;
 mod regular;
-mod sizes;
 mod split;
 mod stream;
 mod tarsplit;
 mod tarwalk;
+mod total;
+mod verify;
 
 /// Split tar archives into a splitfdstream (inline metadata plus references to external
 /// files) and join them back byte for byte.
@@ -82,12 +83,45 @@ struct SplitArgs {
     /// Directory for the objects [default: STREAM.objects].
     #[arg(long, value_name = "DIR")]
     objects: Option<PathBuf>,
-    /// Where to write the fd list [default: STREAM.fds].
+    #[command(flatten)]
+    sidecars: Sidecars,
+}
+
+/// The files beside a stream, for every subcommand that reads or writes them.
+#[derive(Debug, Args)]
+struct Sidecars {
+    /// The fd list [default: STREAM.fds].
     #[arg(long, value_name = "LIST")]
     fds: Option<PathBuf>,
-    /// Where to write the sizes file [default: STREAM.sizes].
+    /// The sizes file [default: STREAM.sizes]. `join` and `verify` refuse a source of
+    /// another size than it gives, and without the default file do not check sizes.
     #[arg(long, value_name = "FILE")]
     sizes: Option<PathBuf>,
+}
+
+impl Sidecars {
+    /// The fd list of `stream`.
+    fn fd_list(&self, stream: &std::path::Path) -> PathBuf {
+        self.fds
+            .clone()
+            .unwrap_or_else(|| fd_list::default_path(stream))
+    }
+
+    /// The sizes file of `stream`.
+    fn sizes_file(&self, stream: &std::path::Path) -> PathBuf {
+        self.sizes
+            .clone()
+            .unwrap_or_else(|| sizes::default_path(stream))
+    }
+
+    /// The bundle of `stream`, read and checked.
+    fn open(&self, stream: &std::path::Path) -> anyhow::Result<Bundle> {
+        Ok(Bundle::open_with(
+            stream,
+            self.fds.as_deref(),
+            self.sizes.as_deref(),
+        )?)
+    }
 }
 
 /// Rebuild the original bytes from a stream and its sources.
@@ -103,13 +137,8 @@ Example:
 struct JoinArgs {
     /// The stream.
     stream: PathBuf,
-    /// The fd list [default: STREAM.fds].
-    #[arg(long, value_name = "LIST")]
-    fds: Option<PathBuf>,
-    /// The sizes file: each source must have the size it gives [default: STREAM.sizes;
-    /// without that file, sizes are not checked].
-    #[arg(long, value_name = "FILE")]
-    sizes: Option<PathBuf>,
+    #[command(flatten)]
+    sidecars: Sidecars,
     /// Where to write the rebuilt bytes [default: stdout].
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
@@ -142,12 +171,8 @@ struct FromTarSplitArgs {
     /// Where to write the stream.
     #[arg(short, long, value_name = "STREAM")]
     output: PathBuf,
-    /// Where to write the fd list [default: STREAM.fds].
-    #[arg(long, value_name = "LIST")]
-    fds: Option<PathBuf>,
-    /// Where to write the sizes file [default: STREAM.sizes].
-    #[arg(long, value_name = "FILE")]
-    sizes: Option<PathBuf>,
+    #[command(flatten)]
+    sidecars: Sidecars,
     /// Do not read the files to check their size and CRC-64.
     #[arg(long)]
     no_verify: bool,
@@ -180,13 +205,8 @@ Example:
 struct VerifyArgs {
     /// The stream.
     stream: PathBuf,
-    /// The fd list [default: STREAM.fds].
-    #[arg(long, value_name = "LIST")]
-    fds: Option<PathBuf>,
-    /// The sizes file: each source must have the size it gives [default: STREAM.sizes;
-    /// without that file, sizes are not checked].
-    #[arg(long, value_name = "FILE")]
-    sizes: Option<PathBuf>,
+    #[command(flatten)]
+    sidecars: Sidecars,
 }
 
 /// Show the whole round trip on a sample tree, or on your own tar.
@@ -216,28 +236,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
     match cli.command {
         Command::Split(args) => {
-            let outputs = split::Outputs::new(&args.output, args.objects, args.fds, args.sizes);
+            let Sidecars { fds, sizes } = args.sidecars;
+            let outputs = split::Outputs::new(&args.output, args.objects, fds, sizes);
             split::run(&args.tar, &outputs, quiet)
         }
         Command::Join(args) => {
-            let fds = join::fds_or_default(&args.stream, args.fds);
+            let bundle = args.sidecars.open(&args.stream)?;
             let output = args.output.filter(|path| path.as_os_str() != "-");
-            let sizes = sizes::Lookup::new(&args.stream, args.sizes);
-            let durable = !args.no_sync;
-            join::run(
-                &args.stream,
-                &fds,
-                &sizes,
-                output.as_deref(),
-                durable,
-                quiet,
-            )
+            let durability = if args.no_sync {
+                Durability::Unsynced
+            } else {
+                Durability::Synced
+            };
+            join::run(&bundle, output.as_deref(), durability, quiet)
         }
         Command::FromTarSplit(args) => {
-            let fds = join::fds_or_default(&args.output, args.fds);
-            let sizes = args
-                .sizes
-                .unwrap_or_else(|| sizes::default_path(&args.output));
+            let fds = args.sidecars.fd_list(&args.output);
+            let sizes = args.sidecars.sizes_file(&args.output);
             let options = tarsplit::Options {
                 root: &args.root,
                 stream: &args.output,
@@ -248,11 +263,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             tarsplit::run(&args.metadata, &options, quiet)
         }
         Command::Inspect(args) => inspect::run(&args.stream, args.json),
-        Command::Verify(args) => {
-            let fds = join::fds_or_default(&args.stream, args.fds);
-            let sizes = sizes::Lookup::new(&args.stream, args.sizes);
-            join::verify(&args.stream, &fds, &sizes, quiet)
-        }
+        Command::Verify(args) => verify::run(&args.sidecars.open(&args.stream)?, quiet),
         Command::Demo(args) => demo::run(args.input.as_deref(), quiet),
         Command::DemoReceive(args) => demo::receive(&args.out),
     }

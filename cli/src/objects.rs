@@ -1,13 +1,13 @@
 //! Content-addressed objects: files named by the SHA-256 of their bytes, each stored once.
 
 use std::collections::HashMap;
-use std::fs::{self, Permissions};
+use std::fs;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
+use splitfdstream_adapters::bundle::{self, Durability, Output};
 
 /// Contents up to this size are hashed in memory before anything is written, so a
 /// duplicate costs no write at all.
@@ -105,14 +105,15 @@ impl ObjectStore {
             let path = self.dir.join(hex(&digest));
             let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
             if !self.stored(&path, size) {
-                let mut temp = self.temp()?;
+                let mut temp = self.temp(&path)?;
                 temp.write_all(&bytes)
                     .with_context(|| format!("cannot write object {}", path.display()))?;
                 self.persist(temp, &path)?;
             }
             Ok(self.record(digest, path, size))
         } else {
-            let mut temp = self.temp()?;
+            // Named once its content is known.
+            let mut temp = self.temp(&self.dir.join("object"))?;
             let mut hasher = Sha256::new();
             let mut buf = vec![0u8; COPY_CHUNK];
             let mut size: u64 = 0;
@@ -146,18 +147,16 @@ impl ObjectStore {
         !self.created_dir && exists_with_size(path, size)
     }
 
-    fn temp(&self) -> Result<tempfile::NamedTempFile> {
-        tempfile::Builder::new()
-            .prefix(".object.")
-            .suffix(".tmp")
-            .permissions(Permissions::from_mode(0o444))
-            .tempfile_in(&self.dir)
+    /// A read-only object that appears under its name only once complete.
+    fn temp(&self, path: &Path) -> Result<Output> {
+        Output::create_with_mode(path, 0o444)
             .with_context(|| format!("cannot create an object in {}", self.dir.display()))
     }
 
-    fn persist(&mut self, temp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
-        temp.persist(path)
-            .map_err(|error| error.error)
+    /// Names the object; it reaches the disk with the others, at [`sync`](Self::sync).
+    fn persist(&mut self, mut temp: Output, path: &Path) -> Result<()> {
+        temp.set_destination(path);
+        temp.commit(Durability::Unsynced)
             .with_context(|| format!("cannot store object {}", path.display()))?;
         self.written.push(path.to_path_buf());
         Ok(())
@@ -190,7 +189,7 @@ impl ObjectStore {
                     format!("cannot write the objects in {} to disk", self.dir.display())
                 })?;
         }
-        crate::output::sync_dir(&self.dir);
+        bundle::sync_directory(&self.dir);
         Ok(())
     }
 

@@ -5,10 +5,9 @@ use std::io::{self, BufWriter, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use splitfdstream_adapters::bundle::{fd_list, sizes, BundleWriter, Durability};
 
-use crate::fdlist;
 use crate::objects::ObjectStore;
-use crate::output::AtomicFile;
 use crate::progress::Progress;
 use crate::stream::{StreamStats, StreamWriter};
 use crate::tarwalk::{self, Sink, Walk};
@@ -37,24 +36,18 @@ impl Outputs {
         fds: Option<PathBuf>,
         sizes: Option<PathBuf>,
     ) -> Outputs {
+        let objects = objects.unwrap_or_else(|| {
+            let mut name = stream.as_os_str().to_os_string();
+            name.push(".objects");
+            PathBuf::from(name)
+        });
         Outputs {
             stream: stream.to_path_buf(),
-            objects: objects.unwrap_or_else(|| with_suffix(stream, ".objects")),
-            fds: fds.unwrap_or_else(|| default_fds(stream)),
-            sizes: sizes.unwrap_or_else(|| crate::sizes::default_path(stream)),
+            objects,
+            fds: fds.unwrap_or_else(|| fd_list::default_path(stream)),
+            sizes: sizes.unwrap_or_else(|| sizes::default_path(stream)),
         }
     }
-}
-
-/// `STREAM.fds`, the fd list every command looks for by default.
-pub fn default_fds(stream: &Path) -> PathBuf {
-    with_suffix(stream, ".fds")
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_os_string();
-    name.push(suffix);
-    PathBuf::from(name)
 }
 
 /// What a split did.
@@ -97,16 +90,26 @@ impl<W: io::Write> Sink for SplitSink<'_, W> {
 /// The input is not a tar, cannot be read, or an output cannot be written.
 pub fn split(input: impl Read, outputs: &Outputs) -> Result<Report> {
     // Create the outputs first, so an unwritable destination fails before any work.
-    let stream_file = AtomicFile::create(&outputs.stream)?;
-    let list_dir = fdlist::canonical_base(&outputs.fds)?;
+    let mut bundle =
+        BundleWriter::create_with(&outputs.stream, Some(&outputs.fds), Some(&outputs.sizes))?;
     let mut store = ObjectStore::open(&outputs.objects)?;
-    match split_into(input, stream_file, &mut store, &list_dir, outputs) {
-        Ok((walk, stream)) => Ok(Report {
-            walk,
-            stream,
-            objects: u64::try_from(store.paths().len()).unwrap_or(u64::MAX),
-            object_bytes: store.distinct_bytes(),
-        }),
+    match split_into(input, &mut bundle, &mut store) {
+        Ok((walk, stream)) => {
+            // Objects on disk before a stream that names them appears.
+            let committed = store.sync().and_then(|()| {
+                Ok(bundle.commit(store.paths(), store.sizes(), Durability::Synced)?)
+            });
+            if let Err(error) = committed {
+                store.discard();
+                return Err(error);
+            }
+            Ok(Report {
+                walk,
+                stream,
+                objects: u64::try_from(store.paths().len()).unwrap_or(u64::MAX),
+                object_bytes: store.distinct_bytes(),
+            })
+        }
         Err(error) => {
             store.discard();
             Err(error)
@@ -116,63 +119,21 @@ pub fn split(input: impl Read, outputs: &Outputs) -> Result<Report> {
 
 fn split_into(
     input: impl Read,
-    stream_file: AtomicFile,
+    bundle: &mut BundleWriter,
     store: &mut ObjectStore,
-    list_dir: &Path,
-    outputs: &Outputs,
 ) -> Result<(Walk, StreamStats)> {
     let input = io::BufReader::with_capacity(READ_BUFFER, input);
     let mut sink = SplitSink {
-        writer: StreamWriter::new(BufWriter::with_capacity(READ_BUFFER, stream_file)),
+        writer: StreamWriter::new(BufWriter::with_capacity(READ_BUFFER, bundle)),
         store,
     };
     let walk = tarwalk::walk(input, &mut sink)?;
     let (buffered, stats) = sink.writer.finish().context("cannot write the stream")?;
-    let stream_file = buffered
+    buffered
         .into_inner()
         .map_err(|error| error.into_error())
         .context("cannot write the stream")?;
-    let entries: Vec<Vec<u8>> = sink
-        .store
-        .paths()
-        .iter()
-        .map(|path| fdlist::entry_for(list_dir, path))
-        .collect();
-    let sizes = crate::sizes::write(&outputs.sizes, sink.store.sizes())?;
-    sink.store.sync()?;
-    let list = fdlist::write(&outputs.fds, &entries)?;
-    commit_last(stream_file, [(list, &outputs.fds), (sizes, &outputs.sizes)])?;
     Ok((walk, stats))
-}
-
-/// Commits `sides` (the fd list and the sizes file) and then `stream`, so that a stream is
-/// never paired with the lists of an earlier one: if it cannot be committed, the new
-/// lists are removed again.
-///
-/// # Errors
-///
-/// A commit fails.
-pub fn commit_last<const N: usize>(
-    stream: AtomicFile,
-    sides: [(AtomicFile, &Path); N],
-) -> Result<()> {
-    let mut committed = Vec::with_capacity(N);
-    for (file, path) in sides {
-        if let Err(error) = file.commit() {
-            for path in committed {
-                let _ = std::fs::remove_file(path);
-            }
-            return Err(error);
-        }
-        committed.push(path);
-    }
-    if let Err(error) = stream.commit() {
-        for path in committed {
-            let _ = std::fs::remove_file(path);
-        }
-        return Err(error);
-    }
-    Ok(())
 }
 
 /// The `split` command.

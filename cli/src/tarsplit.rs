@@ -25,8 +25,8 @@ use anyhow::{bail, ensure, Context, Result};
 use base64::Engine as _;
 use serde::Deserialize;
 
-use crate::fdlist;
-use crate::output::AtomicFile;
+use splitfdstream_adapters::bundle::{BundleWriter, Durability};
+
 use crate::progress::Progress;
 use crate::regular::{self, Beneath};
 use crate::stream::StreamWriter;
@@ -103,9 +103,9 @@ pub fn convert(metadata: &Path, options: &Options<'_>, progress: &Progress) -> R
     let root = std::fs::canonicalize(options.root)
         .with_context(|| format!("cannot open root directory {}", options.root.display()))?;
     let beneath = Beneath::root(&root)?;
-    let list_dir = fdlist::canonical_base(options.fds)?;
-    let stream_file = AtomicFile::create(options.stream)?;
-    let mut writer = StreamWriter::new(BufWriter::with_capacity(READ_BUFFER, stream_file));
+    let mut bundle =
+        BundleWriter::create_with(options.stream, Some(options.fds), Some(options.sizes))?;
+    let mut writer = StreamWriter::new(BufWriter::with_capacity(READ_BUFFER, &mut bundle));
     let mut converter = Converter {
         root,
         beneath,
@@ -121,18 +121,11 @@ pub fn convert(metadata: &Path, options: &Options<'_>, progress: &Progress) -> R
         .read_lines(lines, &mut writer)
         .with_context(|| format!("in {}", metadata.display()))?;
     let (buffered, _) = writer.finish().context("cannot write the stream")?;
-    let stream_file = buffered
+    buffered
         .into_inner()
         .map_err(|error| error.into_error())
         .context("cannot write the stream")?;
-    let entries: Vec<Vec<u8>> = converter
-        .entries
-        .iter()
-        .map(|path| fdlist::entry_for(&list_dir, path))
-        .collect();
-    let sizes = crate::sizes::write(options.sizes, &converter.sizes)?;
-    let list = fdlist::write(options.fds, &entries)?;
-    crate::split::commit_last(stream_file, [(list, options.fds), (sizes, options.sizes)])?;
+    bundle.commit(&converter.entries, &converter.sizes, Durability::Synced)?;
     Ok(converter.report)
 }
 

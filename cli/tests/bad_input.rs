@@ -264,7 +264,21 @@ fn bad_sizes_file() {
     fails(
         dir,
         ["join", "layer.sfd", "-o", "out.tar"],
-        &["invalid sizes file layer.sfd.sizes", "line 2"],
+        &[
+            "invalid sizes file layer.sfd.sizes",
+            "line 2",
+            "not a size in bytes",
+        ],
+    );
+    fs::write(dir.join("layer.sfd.sizes"), "3000\n99999999999999999999\n").unwrap();
+    fails(
+        dir,
+        ["verify", "layer.sfd"],
+        &[
+            "invalid sizes file layer.sfd.sizes",
+            "line 2",
+            "out of range",
+        ],
     );
     only(dir, &LAYER);
     fs::write(dir.join("good.sizes"), "3000\n4\n").unwrap();
@@ -474,6 +488,35 @@ fn bad_fd_list() {
         ["join", "layer.sfd", "--fds", "none.fds"],
         &["cannot read fd list none.fds"],
     );
+    fs::write(dir.join("empty-line.fds"), format!("{list}\n")).unwrap();
+    fails(
+        dir,
+        ["verify", "layer.sfd", "--fds", "empty-line.fds"],
+        &["invalid fd list empty-line.fds", "line 3", "empty path"],
+    );
+    fs::write(dir.join("lone.fds"), format!("{list}ends\\")).unwrap();
+    fails(
+        dir,
+        ["verify", "layer.sfd", "--fds", "lone.fds"],
+        &["invalid fd list lone.fds", "line 3", "lone backslash"],
+    );
+    // No stream: named before anything else is read.
+    fails(
+        dir,
+        [
+            "join",
+            "absent.sfd",
+            "--fds",
+            "layer.sfd.fds",
+            "-o",
+            "out.tar",
+        ],
+        &["cannot open absent.sfd", "No such file"],
+    );
+    fails(dir, ["verify", "absent.sfd"], &["cannot open absent.sfd"]);
+    let mut expected = LAYER.to_vec();
+    expected.extend(["bad.fds", "empty-line.fds", "lone.fds"]);
+    only(dir, &expected);
 }
 
 #[test]
