@@ -48,6 +48,43 @@
 //! is too short, too long, or that shrinks or grows while being read is an error
 //! ([`SourceError`]), never cut or padded.
 
+//!
+//! # The successor format, splitdirfdstream
+//!
+//! Every driver reads either [`Format`]: `reconstruct_as` in [`embedded_io`], `asynch`,
+//! `futures_03`, `std` and `tokio_1`, `Reconstructor::with_format`, and
+//! `fd::Reconstruct::format`. A FileBackedData chunk becomes a [`SourceRef::Named`]
+//! reference (directory index, name, length) which the sources resolve: `std::DirSources`
+//! (directories opened from paths or received as descriptors, names opened confined
+//! beneath them by the one source policy, read ahead like `std::PathSources`), or
+//! `embedded_io::NamedTable` (a fixed-capacity table for `no_std`), or your own `Sources`.
+//! `fd::send_dirs` and `fd::receive_dirs` pass `[stream, dirfd 0, dirfd 1, …]`.
+//!
+//! Differences from the reference implementation (`composefs-splitdirfdstream` 0.9.4)
+//! beyond the codec's (listed in [`splitfdstream::dir`]); each is tested against it in
+//! `tests/dir_peer.rs`:
+//!
+//! - **A file of another size than declared is an error.** The reference reads
+//!   `content_len` bytes and ignores the rest of a longer file; here a file shorter or
+//!   longer than `content_len`, or one that shrinks or grows while it is read, fails the
+//!   reconstruction (never cut, never padded).
+//! - **Only regular files and block devices are sources.** The reference opens whatever
+//!   the name leads to (blocking, so a FIFO waits for a writer forever; a directory
+//!   declared empty rebuilds to nothing); here names are opened non-blocking and the
+//!   descriptor's type is checked first.
+//! - **No unconfined fallback.** The reference falls back to a plain `openat` on kernels
+//!   without `openat2`; here that is an error. On other platforms than Linux, where
+//!   there is no `openat2`, `DirSources` applies the same name rules but follows symbolic
+//!   links wherever they lead: hold only trusted directories there.
+//! - **Descriptor passing** uses this crate's own framing (`fd::send_dirs`), not
+//!   composefs's varlink transport: no limit of 240 descriptors per frame, a framing
+//!   message that says how many follow, and each received descriptor checked to be a
+//!   directory. The order, `[stream, dirfd 0, …]`, is the same.
+//! - **A name must fit the stream buffer.** The drivers decode a FileBackedData chunk
+//!   whole from their stream buffer, which for the `no_std` drivers is half of the
+//!   caller's: a name longer than it holds is a decode error at its chunk. The std, fd
+//!   and tokio drivers' buffers hold the longest name the format allows.
+
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(feature = "fd"), forbid(unsafe_code))]

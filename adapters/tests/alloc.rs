@@ -145,6 +145,40 @@ fn reconstruction_allocates_a_fixed_amount_whatever_the_chunk_count() {
     assert_eq!(allocations() - before, 0);
 }
 
+#[test]
+fn the_embedded_driver_rebuilds_the_successor_format_without_allocating() {
+    use splitfdstream_adapters::embedded_io::{reconstruct_as, NamedTable, SliceSource};
+    let mut stream = vec![0u8; 64 * 1024];
+    let mut encoder = splitfdstream::dir::Encoder::new();
+    let mut len = 0;
+    for i in 0..1000u32 {
+        len += encoder.metadata(b"<header>", &mut stream[len..]).unwrap();
+        let name: &[u8] = if i % 2 == 0 { b"even" } else { b"odd/file" };
+        len += encoder
+            .file_backed(i % 2, 4, name, &mut stream[len..])
+            .unwrap();
+    }
+    let mut table: NamedTable<SliceSource<'_>, 2> = NamedTable::new();
+    table.push(0, b"even", SliceSource::new(b"EVEN")).unwrap();
+    table
+        .push(1, b"odd/file", SliceSource::new(b"ODD!"))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let mut image = vec![0u8; 12_000];
+    let before = allocations();
+    let written = reconstruct_as(
+        splitfdstream_adapters::Format::Splitdirfdstream,
+        &stream[..len],
+        &mut table,
+        &mut image[..],
+        &mut buf,
+    )
+    .unwrap();
+    assert_eq!(allocations() - before, 0);
+    assert_eq!(written, 12_000);
+    assert_eq!(&image[..24], b"<header>EVEN<header>ODD!");
+}
+
 const GIB: u64 = 1 << 30;
 const BLOCK: u64 = 1 << 16;
 

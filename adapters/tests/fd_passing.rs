@@ -15,7 +15,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
 
 use splitfdstream_adapters::fd::{
-    receive, receive_at_most, reconstruct, send, PassError, MAX_FDS_PER_MESSAGE,
+    receive, receive_at_most, receive_dirs, reconstruct, send, send_dirs, PassError, Reconstruct,
+    MAX_FDS_PER_MESSAGE,
 };
 use splitfdstream_adapters::std::Writer;
 
@@ -344,5 +345,162 @@ fn wrong_kinds_and_bad_framing_are_errors_that_close_everything() {
         pass_error(&error),
         PassError::BadBatch { len: 254, .. }
     ));
+    assert_eq!(open_fds(), before, "descriptors leaked");
+}
+
+const DIRS: usize = 300;
+
+/// `count` directories in `root`, each holding one file, and a splitdirfdstream naming
+/// each file beneath its directory, with the bytes it rebuilds to.
+fn dir_layer(root: &Path, count: usize) -> (Vec<OwnedFd>, Vec<u8>, Vec<u8>) {
+    let mut dirs = Vec::new();
+    let mut encoder = splitfdstream::dir::Encoder::new();
+    let mut stream = Vec::new();
+    let mut expected = Vec::new();
+    let mut out = [0u8; 256];
+    for i in 0..count {
+        let dir = root.join(format!("d{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        let content = format!("member of directory {i}\n");
+        std::fs::write(dir.join("member ü"), &content).unwrap();
+        // Half the directories travel as O_PATH descriptors, as a confined opener holds them.
+        let fd = if i % 2 == 0 {
+            File::open(&dir).unwrap().into()
+        } else {
+            rustix::fs::open(
+                &dir,
+                rustix::fs::OFlags::PATH
+                    | rustix::fs::OFlags::DIRECTORY
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .unwrap()
+        };
+        dirs.push(fd);
+        let header = format!("<{i}>");
+        let index = u32::try_from(i).unwrap();
+        let len = u64::try_from(content.len()).unwrap();
+        let n = encoder.metadata(header.as_bytes(), &mut out).unwrap();
+        stream.extend_from_slice(&out[..n]);
+        let n = encoder
+            .file_backed(index, len, "member ü".as_bytes(), &mut out)
+            .unwrap();
+        stream.extend_from_slice(&out[..n]);
+        expected.extend_from_slice(header.as_bytes());
+        expected.extend_from_slice(content.as_bytes());
+    }
+    (dirs, stream, expected)
+}
+
+#[test]
+fn three_hundred_directories_between_two_processes() {
+    if let Some(role) = role() {
+        assert_eq!(role, "receive-dirs");
+        return receive_dirs_and_rebuild();
+    }
+    let _guard = lock();
+    let before = open_fds();
+    let root = tempfile::tempdir().unwrap();
+    let (dirs, stream, expected) = dir_layer(root.path(), DIRS);
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    let out = root.path().join("rebuilt");
+    let log = child(
+        "three_hundred_directories_between_two_processes",
+        "receive-dirs",
+        theirs,
+        &out,
+        || {
+            send_dirs(&ours, &reader, &dirs).unwrap();
+            drop(reader);
+            File::from(writer).write_all(&stream).unwrap();
+        },
+    );
+    assert!(log.contains("child: rebuilt from 300 directories"), "{log}");
+    assert!(
+        std::fs::read(&out).unwrap() == expected,
+        "rebuilt bytes differ"
+    );
+    drop((ours, dirs));
+    assert_eq!(open_fds(), before, "descriptors leaked");
+}
+
+fn receive_dirs_and_rebuild() {
+    let before = open_fds();
+    let received = receive_dirs(io::stdin(), 1024).unwrap();
+    assert_eq!(received.dirs.len(), DIRS);
+    assert_eq!(open_fds(), before + DIRS + 1);
+    let sources = splitfdstream_adapters::std::DirSources::from_fds(received.dirs).unwrap();
+    let out = File::create(std::env::var_os(OUT).unwrap()).unwrap();
+    Reconstruct::new()
+        .format(splitfdstream_adapters::Format::Splitdirfdstream)
+        .run(File::from(received.stream), &sources, &out)
+        .unwrap();
+    drop((sources, out));
+    assert_eq!(open_fds(), before, "descriptors leaked in the receiver");
+    println!("child: rebuilt from {DIRS} directories");
+}
+
+#[test]
+fn directory_refusals_close_everything_received() {
+    if role().is_some() {
+        return;
+    }
+    let _guard = lock();
+    let before = open_fds();
+    {
+        let root = tempfile::tempdir().unwrap();
+        let (mut dirs, _, _) = dir_layer(root.path(), 260);
+        let stream = tempfile::tempfile().unwrap();
+        let (ours, theirs) = UnixStream::pair().unwrap();
+
+        // A regular file where directory 257 should be: refused after two batches.
+        dirs[257] = OwnedFd::from(tempfile::tempfile().unwrap());
+        send_dirs(&ours, &stream, &dirs).unwrap();
+        let error = receive_dirs(&theirs, 1024).unwrap_err();
+        assert_eq!(
+            pass_error(&error),
+            PassError::NotADirectory {
+                index: 257,
+                kind: splitfdstream_adapters::fd::FdKind::Regular
+            }
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("directory 257 is a regular file"),
+            "{error}"
+        );
+
+        // One layout received as the other.
+        let files = [tempfile::tempfile().unwrap()];
+        send(&ours, &stream, &files).unwrap();
+        let error = receive_dirs(&theirs, 16).unwrap_err();
+        assert_eq!(
+            pass_error(&error),
+            PassError::OtherLayout { directories: false }
+        );
+        // The refused framing's batch is still queued: a new connection for the next.
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        send_dirs(&ours, &stream, &dirs[..3]).unwrap();
+        let error = receive(&theirs).unwrap_err();
+        assert_eq!(
+            pass_error(&error),
+            PassError::OtherLayout { directories: true }
+        );
+        drop((ours, theirs));
+
+        // More directories than the receiver accepts.
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        send_dirs(&ours, &stream, &dirs[..3]).unwrap();
+        let error = receive_dirs(&theirs, 2).unwrap_err();
+        assert_eq!(
+            pass_error(&error),
+            PassError::TooManySources {
+                announced: 3,
+                max: 2
+            }
+        );
+    }
     assert_eq!(open_fds(), before, "descriptors leaked");
 }

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use splitfdstream_adapters::bundle::{fd_list, sizes, Bundle, Durability};
+use splitfdstream_adapters::bundle::{dir_list, fd_list, sizes, Bundle, Durability};
+use splitfdstream_adapters::{Format, UnknownFormat};
 
 mod demo;
 mod explain;
@@ -87,6 +88,59 @@ struct SplitArgs {
     sidecars: Sidecars,
 }
 
+/// Which format a stream to read is in, and the successor format's directory list.
+#[derive(Debug, Args)]
+struct Reading {
+    /// The stream's format: `v1` (splitfdstream, with STREAM.fds) or `dir`
+    /// (splitdirfdstream, with STREAM.dirs) [default: from the sidecar beside the stream].
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    format: Option<Format>,
+    /// The directory list of a `dir` stream: line i is the directory of index i
+    /// [default: STREAM.dirs].
+    #[arg(long, value_name = "LIST")]
+    dirs: Option<PathBuf>,
+}
+
+fn parse_format(name: &str) -> Result<Format, String> {
+    name.parse()
+        .map_err(|error: UnknownFormat| error.to_string())
+}
+
+impl Reading {
+    /// The bundle of `stream`, in the format given, else the one its sidecar says.
+    fn open(&self, stream: &std::path::Path, sidecars: &Sidecars) -> anyhow::Result<Bundle> {
+        let format = self
+            .format
+            .or_else(|| self.dirs.as_ref().map(|_| Format::Splitdirfdstream))
+            .or_else(|| {
+                // A list given for the first format says which one it is.
+                let v1 = sidecars.fds.is_some() || sidecars.sizes.is_some();
+                if v1 {
+                    Some(Format::Splitfdstream)
+                } else {
+                    dir_list::format_beside(stream)
+                }
+            })
+            .unwrap_or_default();
+        match format {
+            Format::Splitdirfdstream => {
+                if sidecars.fds.is_some() || sidecars.sizes.is_some() {
+                    anyhow::bail!(
+                        "--fds and --sizes are for the v1 format; a dir stream has --dirs"
+                    );
+                }
+                Ok(Bundle::open_dirs(stream, self.dirs.as_deref())?)
+            }
+            _ => {
+                if self.dirs.is_some() {
+                    anyhow::bail!("--dirs is for the dir format; a v1 stream has --fds");
+                }
+                sidecars.open(stream)
+            }
+        }
+    }
+}
+
 /// The files beside a stream, for every subcommand that reads or writes them.
 #[derive(Debug, Args)]
 struct Sidecars {
@@ -139,6 +193,8 @@ struct JoinArgs {
     stream: PathBuf,
     #[command(flatten)]
     sidecars: Sidecars,
+    #[command(flatten)]
+    reading: Reading,
     /// Where to write the rebuilt bytes [default: stdout].
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
@@ -207,6 +263,8 @@ struct VerifyArgs {
     stream: PathBuf,
     #[command(flatten)]
     sidecars: Sidecars,
+    #[command(flatten)]
+    reading: Reading,
 }
 
 /// Show the whole round trip on a sample tree, or on your own tar.
@@ -241,7 +299,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             split::run(&args.tar, &outputs, quiet)
         }
         Command::Join(args) => {
-            let bundle = args.sidecars.open(&args.stream)?;
+            let bundle = args.reading.open(&args.stream, &args.sidecars)?;
             let output = args.output.filter(|path| path.as_os_str() != "-");
             let durability = if args.no_sync {
                 Durability::Unsynced
@@ -263,7 +321,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             tarsplit::run(&args.metadata, &options, quiet)
         }
         Command::Inspect(args) => inspect::run(&args.stream, args.json),
-        Command::Verify(args) => verify::run(&args.sidecars.open(&args.stream)?, quiet),
+        Command::Verify(args) => {
+            let bundle = args.reading.open(&args.stream, &args.sidecars)?;
+            verify::run(&bundle, quiet)
+        }
         Command::Demo(args) => demo::run(args.input.as_deref(), quiet),
         Command::DemoReceive(args) => demo::receive(&args.out),
     }

@@ -5,8 +5,9 @@ use std::fs::{self, File};
 use std::io;
 
 use anyhow::Context;
-use splitfdstream::FdIndex;
+use splitfdstream::{dir, FdIndex};
 use splitfdstream_adapters::bundle::Bundle;
+use splitfdstream_adapters::Format;
 
 use crate::inspect::{self, Listed};
 use crate::progress::Progress;
@@ -17,6 +18,21 @@ use crate::progress::Progress;
 pub fn of(quiet: bool, bundle: &Bundle) -> Option<u64> {
     if !Progress::shown(quiet) {
         return None;
+    }
+    if bundle.format() == Format::Splitdirfdstream {
+        // Each FileBackedData chunk declares its length.
+        let stream = fs::read(bundle.stream()).ok()?;
+        let mut total = 0u64;
+        for chunk in splitfdstream::dir::Chunks::new(&stream) {
+            let len = match chunk.ok()? {
+                dir::Chunk::Metadata(body) | dir::Chunk::InlineData(body) => {
+                    u64::try_from(body.data.len()).ok()?
+                }
+                dir::Chunk::FileBackedData(file) => file.content_len,
+            };
+            total = total.saturating_add(len);
+        }
+        return Some(total);
     }
     let file = File::open(bundle.stream()).ok()?;
     let mut sizes = HashMap::new();

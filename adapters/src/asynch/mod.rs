@@ -10,7 +10,8 @@
 //! - [`reconstruct`]: rebuild an image into any async `Write` from sources that are async
 //!   `Read + Seek` (flash regions behind a DMA driver), listed in the same fixed-capacity
 //!   [`SourceTable`](crate::embedded_io::SourceTable) as the blocking path, or any other
-//!   [`Sources`].
+//!   [`Sources`]; [`reconstruct_as`] for the successor format, with files named beneath
+//!   directories in a [`NamedTable`](crate::embedded_io::NamedTable).
 //!
 //! The drivers are the blocking ones with `.await` at each I/O call: the same core
 //! [`Decoder`](splitfdstream::Decoder), fed through the same buffer bookkeeping, decides
@@ -36,7 +37,7 @@ mod reconstruct;
 mod writer;
 
 pub use reader::Reader;
-pub use reconstruct::{reconstruct, Sources};
+pub use reconstruct::{reconstruct, reconstruct_as, Sources};
 pub use writer::Writer;
 
 use embedded_io_async_07::{Read, Write};

@@ -95,5 +95,62 @@ where
     S: Sources + ?Sized,
     W: Write,
 {
-    crate::embedded_io::reconstruct_loop!(stream, sources, out, buf, await)
+    crate::embedded_io::reconstruct_loop!(
+        crate::Format::Splitfdstream,
+        stream,
+        sources,
+        out,
+        buf,
+        await
+    )
+}
+
+/// [`reconstruct`] for a stream of either [`Format`](crate::Format): a splitdirfdstream's
+/// files named beneath directories resolve through the sources (a
+/// [`NamedTable`](crate::embedded_io::NamedTable), or your own [`Sources`]), as in
+/// [`embedded_io::reconstruct_as`](crate::embedded_io::reconstruct_as), with the same
+/// buffer rule: half of `buf` must hold a FileBackedData header and its whole name.
+///
+/// ```
+/// use splitfdstream::dir::Encoder;
+/// use splitfdstream_adapters::asynch::reconstruct_as;
+/// use splitfdstream_adapters::embedded_io::{NamedTable, SliceSource};
+/// use splitfdstream_adapters::Format;
+///
+/// let mut table: NamedTable<SliceSource<'_>, 2> = NamedTable::new();
+/// table.push(0, b"kernel", SliceSource::new(b"kernel")).unwrap();
+/// let mut stream = [0u8; 64];
+/// let mut encoder = Encoder::new();
+/// let mut len = encoder.inline_data(b"v2:", &mut stream).unwrap();
+/// len += encoder.file_backed(0, 6, b"kernel", &mut stream[len..]).unwrap();
+/// let mut image = [0u8; 16];
+/// let mut buf = [0u8; 128];
+/// let format = Format::Splitdirfdstream;
+/// let written = embassy_futures::block_on(reconstruct_as(
+///     format,
+///     &stream[..len],
+///     &mut table,
+///     &mut image[..],
+///     &mut buf,
+/// ))
+/// .unwrap();
+/// assert_eq!(&image[..usize::try_from(written).unwrap()], b"v2:kernel");
+/// ```
+///
+/// # Errors
+///
+/// As [`reconstruct`].
+pub async fn reconstruct_as<R, S, W>(
+    format: crate::Format,
+    stream: R,
+    sources: &mut S,
+    out: W,
+    buf: &mut [u8],
+) -> Result<u64, ReconstructError>
+where
+    R: Read,
+    S: Sources + ?Sized,
+    W: Write,
+{
+    crate::embedded_io::reconstruct_loop!(format, stream, sources, out, buf, await)
 }

@@ -12,6 +12,8 @@ pub enum Sidecar {
     FdList,
     /// `STREAM.sizes`: the size of each source.
     Sizes,
+    /// `STREAM.dirs`: the directory of each index, for the successor format.
+    DirList,
 }
 
 impl fmt::Display for Sidecar {
@@ -19,6 +21,7 @@ impl fmt::Display for Sidecar {
         f.write_str(match self {
             Sidecar::FdList => "fd list",
             Sidecar::Sizes => "sizes file",
+            Sidecar::DirList => "directory list",
         })
     }
 }

@@ -190,13 +190,18 @@ const READ_CHUNK: usize = 256 * 1024;
 /// [`BundleError::Read`] when the list cannot be read, [`BundleError::Line`] for a
 /// malformed line.
 pub fn read(list: &Path) -> Result<Vec<PathBuf>, BundleError> {
+    read_as(list, Sidecar::FdList)
+}
+
+/// [`read`] for a list in the same syntax that is the sidecar `file`.
+pub(super) fn read_as(list: &Path, file: Sidecar) -> Result<Vec<PathBuf>, BundleError> {
     let read_error = |error| BundleError::Read {
-        file: Sidecar::FdList,
+        file,
         path: list.to_path_buf(),
         error,
     };
     let line_error = |error| BundleError::Line {
-        file: Sidecar::FdList,
+        file,
         path: list.to_path_buf(),
         error,
     };

@@ -5,6 +5,7 @@
 //! | `STREAM` | the stream: inline bytes and references to external sources | |
 //! | `STREAM.fds` | line `i`: the path of source `i`, relative to the list's directory; `\\` and `\n` the only escapes | [`fd_list`] |
 //! | `STREAM.sizes` | line `i`: the size in bytes of source `i`, in decimal | [`sizes`] |
+//! | `STREAM.dirs` | successor format: line `i` is the directory of index `i`, in the fd list's syntax | [`dir_list`] |
 //! | `STREAM.objects/` | content-addressed sources, named by their SHA-256 | (written by the command's `split`) |
 //!
 //! [`Bundle`] reads a bundle and rebuilds the original bytes into a file path, a writer
@@ -36,6 +37,7 @@
 //! Errors are typed ([`BundleError`]) and name the file at fault and, for a sidecar, the
 //! line.
 
+pub mod dir_list;
 mod error;
 pub mod fd_list;
 mod output;

@@ -10,8 +10,13 @@ use splitfdstream::FdIndex;
 
 use super::error::BundleError;
 use super::output::{Durability, Output};
-use super::{fd_list, sizes};
-use crate::std::{Error, ExpectedLens, PathSources, Sources, DEFAULT_OPEN_AHEAD};
+use super::{dir_list, fd_list, sizes};
+use crate::std::{DirSources, Error, ExpectedLens, PathSources, Sources, DEFAULT_OPEN_AHEAD};
+use crate::Format;
+
+/// A successor-format stream up to this size is read whole to announce its files to the
+/// read-ahead; a larger one is rebuilt opening each file when used.
+const MAX_ANNOUNCED_STREAM: u64 = 64 << 20;
 
 /// Files the bundle's sources keep open for references out of order: few, so that a
 /// bundle of any number of sources rebuilds under a low open-file limit.
@@ -87,10 +92,13 @@ fn expected_lens(sizes: Option<&[u64]>) -> Vec<Option<u64>> {
 #[derive(Debug)]
 pub struct Bundle {
     stream: PathBuf,
+    format: Format,
     fd_list: PathBuf,
     sizes_file: Option<PathBuf>,
     sizes: Option<Vec<u64>>,
     sources: ExpectedLens<PathSources>,
+    /// The directories of a successor-format bundle, and their paths.
+    dirs: Option<(DirSources, Vec<PathBuf>)>,
 }
 
 impl Bundle {
@@ -146,11 +154,107 @@ impl Bundle {
         let lens = expected_lens(sizes.as_deref());
         Ok(Bundle {
             stream: stream.to_path_buf(),
+            format: Format::Splitfdstream,
             fd_list,
             sizes_file: sizes.is_some().then_some(sizes_file),
             sizes,
             sources: ExpectedLens::new(prepare(sources), lens),
+            dirs: None,
         })
+    }
+
+    /// Reads the bundle of the successor-format stream at `stream` with the directory list
+    /// `dir_list` (default `STREAM.dirs`): each FileBackedData chunk names a file beneath
+    /// one of its directories, opened confined beneath it ([`DirSources`]) and of exactly
+    /// the length the chunk declares. A stream of up to 64 MiB is read once here, so that
+    /// its files are opened and read ahead in its order.
+    ///
+    /// ```
+    /// use splitfdstream::dir::Encoder;
+    /// use splitfdstream_adapters::bundle::{dir_list, Bundle, Durability};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::create_dir(dir.path().join("objects"))?;
+    /// std::fs::write(dir.path().join("objects/member"), b"content")?;
+    /// let mut stream = vec![0; 64];
+    /// let mut encoder = Encoder::new();
+    /// let mut len = encoder.metadata(b"<header>", &mut stream)?;
+    /// len += encoder.file_backed(0, 7, b"member", &mut stream[len..])?;
+    /// let path = dir.path().join("layer.sdfs");
+    /// std::fs::write(&path, &stream[..len])?;
+    /// dir_list::write(&dir_list::default_path(&path), [b"objects"])?.commit(Durability::Unsynced)?;
+    ///
+    /// let bundle = Bundle::open_dirs(&path, None)?;
+    /// let mut rebuilt = Vec::new();
+    /// bundle.rebuild_to_writer(&mut rebuilt)?;
+    /// assert_eq!(rebuilt, b"<header>content");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`BundleError::Stream`] when the stream does not exist or cannot be read;
+    /// [`BundleError::Read`] or [`BundleError::Line`] for the directory list, and
+    /// [`BundleError::Read`] naming it for a directory that cannot be opened.
+    pub fn open_dirs(
+        stream: impl AsRef<Path>,
+        dir_list: Option<&Path>,
+    ) -> Result<Bundle, BundleError> {
+        let stream = stream.as_ref();
+        let stream_error = |error| BundleError::Stream {
+            path: stream.to_path_buf(),
+            error,
+        };
+        let size = fs::metadata(stream).map_err(stream_error)?.len();
+        let list = dir_list.map_or_else(|| dir_list::default_path(stream), Path::to_path_buf);
+        let paths = dir_list::read(&list)?;
+        let mut sources = DirSources::open(&paths).map_err(|error| BundleError::Read {
+            file: super::Sidecar::DirList,
+            path: list.clone(),
+            error,
+        })?;
+        if size <= MAX_ANNOUNCED_STREAM {
+            let bytes = fs::read(stream).map_err(stream_error)?;
+            // A malformed stream is reported by the rebuild, with its offset.
+            if sources.read_ahead_for(&bytes).is_err() {
+                sources = sources.with_read_ahead(false);
+            }
+        }
+        Ok(Bundle {
+            stream: stream.to_path_buf(),
+            format: Format::Splitdirfdstream,
+            fd_list: list,
+            sizes_file: None,
+            sizes: None,
+            sources: ExpectedLens::new(PathSources::new(), Vec::new()),
+            dirs: Some((sources, paths)),
+        })
+    }
+
+    /// Reads the bundle of `stream` in `format`, or, without one, in the format its
+    /// sidecar says ([`dir_list::format_beside`]: `STREAM.dirs` or `STREAM.fds`; the first
+    /// format when neither or both are there).
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Bundle::open) and [`open_dirs`](Bundle::open_dirs).
+    pub fn open_as(
+        stream: impl AsRef<Path>,
+        format: Option<Format>,
+    ) -> Result<Bundle, BundleError> {
+        let stream = stream.as_ref();
+        let format = format
+            .or_else(|| dir_list::format_beside(stream))
+            .unwrap_or_default();
+        match format {
+            Format::Splitdirfdstream => Bundle::open_dirs(stream, None),
+            _ => Bundle::open(stream),
+        }
+    }
+
+    /// The stream's format.
+    pub fn format(&self) -> Format {
+        self.format
     }
 
     /// The stream's path.
@@ -158,7 +262,7 @@ impl Bundle {
         &self.stream
     }
 
-    /// The fd list's path.
+    /// The fd list's path (the directory list's, for the successor format).
     pub fn fd_list(&self) -> &Path {
         &self.fd_list
     }
@@ -168,14 +272,24 @@ impl Bundle {
         self.sizes_file.as_deref()
     }
 
-    /// The number of sources in the fd list.
+    /// The number of sources in the fd list (of directories, for the successor format).
     pub fn source_count(&self) -> usize {
-        self.sources.sources().len()
+        match &self.dirs {
+            Some((_, paths)) => paths.len(),
+            None => self.sources.sources().len(),
+        }
     }
 
-    /// The path of source `index`, resolved against the fd list's directory.
+    /// The path of source `index` (of directory `index`, for the successor format),
+    /// resolved against the list's directory.
     pub fn source_path(&self, index: FdIndex) -> Option<&Path> {
-        self.sources.sources().path(index)
+        match &self.dirs {
+            Some((_, paths)) => usize::try_from(index.get())
+                .ok()
+                .and_then(|at| paths.get(at))
+                .map(PathBuf::as_path),
+            None => self.sources.sources().path(index),
+        }
     }
 
     /// The sources' paths, resolved against the fd list's directory, in index order.
@@ -232,7 +346,8 @@ impl Bundle {
         W: Write,
     {
         let stream = self.open_stream()?;
-        crate::std::reconstruct(stream, sources, out).map_err(|error| self.failed(error))
+        crate::std::reconstruct_as(self.format, stream, sources, out)
+            .map_err(|error| self.failed(error))
     }
 
     /// Rebuilds the original bytes from `sources` into the descriptor `out` with
@@ -249,7 +364,11 @@ impl Bundle {
         F: ::std::os::fd::AsFd,
     {
         let stream = self.open_stream()?;
-        crate::fd::reconstruct(stream, sources, out).map_err(|error| self.failed(error))
+        crate::fd::Reconstruct::new()
+            .format(self.format)
+            .run(stream, sources, out)
+            .map(|copied| copied.total)
+            .map_err(|error| self.failed(error))
     }
 
     /// Rebuilds the original bytes into `out`; returns the number of bytes written.
@@ -260,7 +379,10 @@ impl Bundle {
     ///
     /// As [`rebuild_with`](Bundle::rebuild_with).
     pub fn rebuild_to_writer(&self, out: impl Write) -> Result<u64, BundleError> {
-        self.rebuild_with(&self.sources, out)
+        match &self.dirs {
+            Some((dirs, _)) => self.rebuild_with(dirs, out),
+            None => self.rebuild_with(&self.sources, out),
+        }
     }
 
     /// Rebuilds the original bytes into the descriptor `out`; returns the number of bytes
@@ -271,7 +393,10 @@ impl Bundle {
     /// As [`rebuild_with`](Bundle::rebuild_with).
     #[cfg(all(feature = "fd", unix))]
     pub fn rebuild_to_fd(&self, out: impl ::std::os::fd::AsFd) -> Result<u64, BundleError> {
-        self.rebuild_fd_with(&self.sources, out)
+        match &self.dirs {
+            Some((dirs, _)) => self.rebuild_fd_with(dirs, out),
+            None => self.rebuild_fd_with(&self.sources, out),
+        }
     }
 
     /// Rebuilds the original bytes into the file `dest`, which appears only when complete

@@ -7,6 +7,9 @@
 //!   a UART or flash into any `Write`, with external sources that are `Read + Seek`
 //!   (regions of flash already on the device), listed in a fixed-capacity
 //!   [`SourceTable`] or any other [`Sources`].
+//! - [`reconstruct_as`]: the same for a splitdirfdstream, the successor format, whose
+//!   files named beneath directories resolve through a fixed-capacity [`NamedTable`] or
+//!   any other [`Sources`].
 //!
 //! Reads and writes that fail with [`ErrorKind::Interrupted`](embedded_io_07::ErrorKind)
 //! are retried; short writes are continued; a write that accepts nothing is an error
@@ -50,13 +53,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod named;
 mod reader;
 mod reconstruct;
 mod writer;
 
+pub use named::{NamedTable, Refusal, Refused};
 pub use reader::Reader;
 pub use reconstruct::{
-    reconstruct, ReconstructError, SliceSource, SourceTable, Sources, TableFull,
+    reconstruct, reconstruct_as, ReconstructError, SliceSource, SourceTable, Sources, TableFull,
 };
 #[cfg(feature = "async")]
 pub(crate) use reconstruct::{reconstruct_loop, seekable_sources};

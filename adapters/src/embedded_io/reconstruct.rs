@@ -25,7 +25,8 @@ macro_rules! seekable_sources {
             type Source: Read + Seek;
 
             /// The source `reference` names ([`SourceRef::Index`](crate::SourceRef::Index):
-            /// the `i`-th of the list), or `None` when there is none. Called once when a
+            /// the `i`-th of the list; [`SourceRef::Named`](crate::SourceRef::Named): a
+            /// file beneath a directory), or `None` when there is none. Called once when a
             /// reference is reached and again for each read of it, so it must be cheap.
             fn source(&mut self, reference: $crate::SourceRef<'_>) -> Option<&mut Self::Source>;
 
@@ -50,6 +51,16 @@ macro_rules! seekable_sources {
 
             fn source(&mut self, reference: $crate::SourceRef<'_>) -> Option<&mut S> {
                 self.as_mut_slice().source(reference)
+            }
+        }
+
+        impl<S: Read + Seek, const N: usize, const L: usize> Sources
+            for $crate::embedded_io::NamedTable<S, N, L>
+        {
+            type Source = S;
+
+            fn source(&mut self, reference: $crate::SourceRef<'_>) -> Option<&mut S> {
+                self.resolve(reference)
             }
         }
 
@@ -350,7 +361,7 @@ pub(crate) fn source_io<E: embedded_io_07::Error>(index: u64) -> impl Fn(E) -> R
 /// [`Rebuild`](crate::drive::Rebuild) asks for, with `.await` after each call when given
 /// `await`. The caller has `read_retrying`, `write_all` and the I/O traits in scope.
 macro_rules! reconstruct_loop {
-    ($stream:ident, $sources:ident, $out:ident, $buf:ident $(, $await:tt)?) => {{
+    ($format:expr, $stream:ident, $sources:ident, $out:ident, $buf:ident $(, $await:tt)?) => {{
         use $crate::drive::{Rebuild, Step};
         use $crate::embedded_io::{source_io, write_error, ReconstructError};
         if $buf.len() < $crate::embedded_io::MIN_RECONSTRUCT_BUFFER_LEN {
@@ -360,7 +371,7 @@ macro_rules! reconstruct_loop {
         let mut stream = $stream;
         let mut out = $out;
         let mut rebuild = Rebuild::new(
-            $crate::Format::Splitfdstream,
+            $format,
             ::splitfdstream::Limits::new(),
             stream_buf.len(),
         );
@@ -462,5 +473,34 @@ where
     S: Sources + ?Sized,
     W: Write,
 {
-    reconstruct_loop!(stream, sources, out, buf)
+    reconstruct_loop!(crate::Format::Splitfdstream, stream, sources, out, buf)
+}
+
+/// [`reconstruct`] for a stream of either [`Format`](crate::Format): a splitdirfdstream's
+/// FileBackedData chunks are [`SourceRef::Named`](crate::SourceRef::Named) references,
+/// which the sources resolve (a [`NamedTable`](super::NamedTable), or your own
+/// [`Sources`]), and each file must hold exactly the chunk's `content_len` bytes.
+///
+/// Half of `buf` holds the stream: a FileBackedData chunk's header and name must fit in
+/// it whole, so a stream with names up to the format's 4096 bytes needs a `buf` of at
+/// least 2 × (4096 + 17) bytes; a name longer than the half holds is a decode error at its
+/// chunk ([`dir::DecodeError::Name`](splitfdstream::dir::DecodeError::Name), too long),
+/// never a loop.
+///
+/// # Errors
+///
+/// As [`reconstruct`].
+pub fn reconstruct_as<R, S, W>(
+    format: crate::Format,
+    stream: R,
+    sources: &mut S,
+    out: W,
+    buf: &mut [u8],
+) -> Result<u64, ReconstructError>
+where
+    R: Read,
+    S: Sources + ?Sized,
+    W: Write,
+{
+    reconstruct_loop!(format, stream, sources, out, buf)
 }

@@ -12,6 +12,9 @@
 //! - when a stream travels with its descriptors over a Unix socket ([`send`],
 //!   [`receive`]), the descriptor array is `[stream, source 0, source 1, …]`, so
 //!   External(i) is `fds[i + 1]`;
+//! - the successor format's stream travels with its directories instead ([`send_dirs`],
+//!   [`receive_dirs`]): `[stream, directory 0, directory 1, …]`, so directory index `i` is
+//!   `fds[i + 1]`, as in composefs's layer transport;
 //! - every other API here, like the rest of the crate, takes the sources alone:
 //!   External(i) is `sources[i]`. [`receive`] already splits the array into
 //!   [`Received::stream`] and [`Received::sources`], so `Received::sources[i]` is
@@ -148,7 +151,8 @@ mod source;
 pub(crate) mod sys;
 
 pub use pass::{
-    receive, receive_at_most, send, PassError, Received, DEFAULT_MAX_SOURCES, MAX_FDS_PER_MESSAGE,
+    receive, receive_at_most, receive_dirs, send, send_dirs, PassError, Received, ReceivedDirs,
+    DEFAULT_MAX_SOURCES, MAX_FDS_PER_MESSAGE,
 };
 pub use reconstruct::{reconstruct, Copied, Methods, Reconstruct, DEFAULT_KERNEL_COPY_MIN};
 pub use source::{source_size, FdKind, FdSource, FileRange};

@@ -23,8 +23,10 @@ pub const MAX_FDS_PER_MESSAGE: usize = 253;
 /// How many sources [`receive`] accepts unless told otherwise.
 pub const DEFAULT_MAX_SOURCES: usize = 1 << 20;
 
-/// The framing message's magic: "splitfd" and a version byte.
+/// The framing message's magic for `[stream, source 0, …]`: "splitfd" and a version byte.
 const MAGIC: [u8; 8] = *b"splitfd\x01";
+/// The framing message's magic for `[stream, directory 0, …]` (the successor format).
+const DIRS_MAGIC: [u8; 8] = *b"splitdir";
 /// Magic and the little-endian `u64` number of descriptors that follow.
 const HEADER_LEN: usize = 16;
 /// Each batch carries the little-endian `u32` number of its descriptors.
@@ -77,6 +79,19 @@ pub enum PassError {
         /// Descriptors announced (0 when the socket closed inside the framing message).
         expected: u64,
     },
+    /// The peer sent the other layout: directories where sources were expected
+    /// (`directories: true`), or sources where directories were.
+    OtherLayout {
+        /// Whether the peer sent directories.
+        directories: bool,
+    },
+    /// A descriptor sent as directory `index` is not a directory.
+    NotADirectory {
+        /// The directory's index (its position in the array less one).
+        index: u64,
+        /// What it is.
+        kind: FdKind,
+    },
     /// A descriptor is of a kind that cannot serve its role.
     WrongKind {
         /// Its position in the array: 0 for the stream, `i + 1` for source `i`.
@@ -110,6 +125,15 @@ impl fmt::Display for PassError {
                 f,
                 "the socket closed after {received} of {expected} descriptors"
             ),
+            PassError::OtherLayout { directories: true } => f.write_str(
+                "the peer sent directories (the successor format's layout), not sources",
+            ),
+            PassError::OtherLayout { directories: false } => f.write_str(
+                "the peer sent sources (the first format's layout), not directories",
+            ),
+            PassError::NotADirectory { index, kind } => {
+                write!(f, "directory {index} is a {kind}, not a directory")
+            }
             PassError::WrongKind { position: 0, kind } => {
                 write!(f, "the stream descriptor is a {kind}, not a pipe, socket or regular file")
             }
@@ -150,13 +174,40 @@ where
     St: AsFd,
     So: AsFd,
 {
-    let socket = socket.as_fd();
-    let mut fds: Vec<BorrowedFd<'_>> = Vec::with_capacity(sources.len() + 1);
-    fds.push(stream.as_fd());
-    fds.extend(sources.iter().map(AsFd::as_fd));
+    send_framed(socket.as_fd(), MAGIC, stream.as_fd(), sources)
+}
+
+/// Sends `stream` and the directories `dirs` over the connected Unix stream `socket`, as
+/// the array `[stream, directory 0, directory 1, …]`: the successor format's layout, in
+/// which a FileBackedData chunk's directory index `i` is `fds[i + 1]`.
+///
+/// The framing is [`send`]'s with another magic, so that a receiver expecting the other
+/// layout refuses it ([`PassError::OtherLayout`]). The descriptors stay open here.
+///
+/// # Errors
+///
+/// The errors of `sendmsg` (`EPIPE` when the peer has gone; `SIGPIPE` is not raised).
+pub fn send_dirs<St, D>(socket: impl AsFd, stream: St, dirs: &[D]) -> io::Result<()>
+where
+    St: AsFd,
+    D: AsFd,
+{
+    send_framed(socket.as_fd(), DIRS_MAGIC, stream.as_fd(), dirs)
+}
+
+/// Sends the framing `magic` and `[stream, others…]`.
+fn send_framed<O: AsFd>(
+    socket: BorrowedFd<'_>,
+    magic: [u8; 8],
+    stream: BorrowedFd<'_>,
+    others: &[O],
+) -> io::Result<()> {
+    let mut fds: Vec<BorrowedFd<'_>> = Vec::with_capacity(others.len() + 1);
+    fds.push(stream);
+    fds.extend(others.iter().map(AsFd::as_fd));
 
     let mut header = [0u8; HEADER_LEN];
-    header[..8].copy_from_slice(&MAGIC);
+    header[..8].copy_from_slice(&magic);
     header[8..].copy_from_slice(&len_u64(fds.len()).to_le_bytes());
     send_bytes(socket, &header, &[])?;
     for batch in fds.chunks(MAX_FDS_PER_MESSAGE) {
@@ -228,7 +279,88 @@ pub fn receive(socket: impl AsFd) -> io::Result<Received> {
 /// a descriptor is of the wrong kind; the errors of `recvmsg`. On any error every
 /// descriptor received so far is closed.
 pub fn receive_at_most(socket: impl AsFd, max_sources: usize) -> io::Result<Received> {
-    let socket = socket.as_fd();
+    let (stream, fds) = receive_framed(socket.as_fd(), MAGIC, max_sources)?;
+    let mut sources = Vec::with_capacity(fds.len());
+    for (at, fd) in fds.into_iter().enumerate() {
+        match FdKind::of(&fd)? {
+            FdKind::Regular | FdKind::Block => sources.push(FdSource::new(fd)),
+            kind => {
+                return Err(PassError::WrongKind {
+                    position: len_u64(at) + 1,
+                    kind,
+                }
+                .into());
+            }
+        }
+    }
+    Ok(Received { stream, sources })
+}
+
+/// A stream and its directories as received by [`receive_dirs`].
+///
+/// Every descriptor is close-on-exec and closes when dropped.
+#[non_exhaustive]
+#[derive(Debug)]
+pub struct ReceivedDirs {
+    /// The stream: a pipe, a socket or a regular file (including a memfd).
+    pub stream: OwnedFd,
+    /// The directories, in order: directory index `i` is `dirs[i]`.
+    pub dirs: Vec<OwnedFd>,
+}
+
+/// Receives a stream and its directories sent by [`send_dirs`], refusing more than
+/// `max_dirs` directories (composefs's transport sends at most 240 descriptors per frame;
+/// this framing has no such limit).
+///
+/// As [`receive_at_most`]: descriptors arrive close-on-exec, the stream must be a pipe,
+/// socket or regular file, and each directory descriptor must be a directory (an
+/// `O_PATH` one included). The directories open names confined beneath them with
+/// [`DirSources::from_fds`](crate::std::DirSources::from_fds) (Linux).
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use splitfdstream_adapters::fd::{receive_dirs, send_dirs};
+///
+/// let dir = tempfile::tempdir()?;
+/// let stream = tempfile::tempfile()?;
+/// let (sender, receiver) = UnixStream::pair()?;
+/// send_dirs(&sender, &stream, &[std::fs::File::open(dir.path())?])?;
+/// let received = receive_dirs(&receiver, 16)?;
+/// assert_eq!(received.dirs.len(), 1);
+///
+/// // Sources where directories are expected: refused, everything received closed.
+/// send_dirs(&sender, &stream, &[&stream])?;
+/// let error = receive_dirs(&receiver, 16).unwrap_err();
+/// assert!(error.to_string().contains("directory 0 is a regular file"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`receive_at_most`], with [`PassError::NotADirectory`] for a descriptor that is not
+/// a directory and [`PassError::OtherLayout`] for a peer that sent sources ([`send`]). On
+/// any error every descriptor received so far is closed.
+pub fn receive_dirs(socket: impl AsFd, max_dirs: usize) -> io::Result<ReceivedDirs> {
+    let (stream, dirs) = receive_framed(socket.as_fd(), DIRS_MAGIC, max_dirs)?;
+    for (index, fd) in dirs.iter().enumerate() {
+        match FdKind::of(fd)? {
+            FdKind::Directory => {}
+            kind => {
+                let index = len_u64(index);
+                return Err(PassError::NotADirectory { index, kind }.into());
+            }
+        }
+    }
+    Ok(ReceivedDirs { stream, dirs })
+}
+
+/// Receives the framing `magic` and `[stream, others…]` with at most `max_others` others;
+/// checks the stream's kind.
+fn receive_framed(
+    socket: BorrowedFd<'_>,
+    magic: [u8; 8],
+    max_sources: usize,
+) -> io::Result<(OwnedFd, Vec<OwnedFd>)> {
     let mut fds: Vec<OwnedFd> = Vec::new();
 
     let mut header = [0u8; HEADER_LEN];
@@ -240,7 +372,11 @@ pub fn receive_at_most(socket: impl AsFd, max_sources: usize) -> io::Result<Rece
         }
         .into());
     }
-    if header[..8] != MAGIC {
+    if header[..8] != magic {
+        if header[..8] == MAGIC || header[..8] == DIRS_MAGIC {
+            let directories = header[..8] == DIRS_MAGIC;
+            return Err(PassError::OtherLayout { directories }.into());
+        }
         return Err(PassError::BadMagic.into());
     }
     let mut count_bytes = [0u8; 8];
@@ -278,26 +414,15 @@ pub fn receive_at_most(socket: impl AsFd, max_sources: usize) -> io::Result<Rece
         }
     }
 
-    let mut fds = fds.into_iter();
-    let stream = fds.next().ok_or(PassError::NoStream)?;
+    if fds.is_empty() {
+        return Err(PassError::NoStream.into());
+    }
+    let stream = fds.remove(0);
     match FdKind::of(&stream)? {
         FdKind::Pipe | FdKind::Socket | FdKind::Regular => {}
         kind => return Err(PassError::WrongKind { position: 0, kind }.into()),
     }
-    let mut sources = Vec::with_capacity(fds.len());
-    for (at, fd) in fds.enumerate() {
-        match FdKind::of(&fd)? {
-            FdKind::Regular | FdKind::Block => sources.push(FdSource::new(fd)),
-            kind => {
-                return Err(PassError::WrongKind {
-                    position: len_u64(at) + 1,
-                    kind,
-                }
-                .into());
-            }
-        }
-    }
-    Ok(Received { stream, sources })
+    Ok((stream, fds))
 }
 
 /// Fills `buf` from `socket`, appending any descriptors that arrive to `fds` (never more

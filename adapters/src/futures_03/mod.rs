@@ -31,5 +31,5 @@ mod writer;
 
 pub use embedded_io_adapters_07::futures_03::FromFutures;
 pub use reader::Reader;
-pub use reconstruct::reconstruct;
+pub use reconstruct::{reconstruct, reconstruct_as};
 pub use writer::Writer;

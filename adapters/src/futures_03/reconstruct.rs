@@ -71,3 +71,33 @@ where
     )
     .await
 }
+
+/// [`reconstruct`] for a stream of either [`Format`](crate::Format): a splitdirfdstream's
+/// files named beneath directories resolve through the sources (a
+/// [`NamedTable`](crate::embedded_io::NamedTable) of `FromFutures` sources, or your own
+/// [`Sources`]), as in [`asynch::reconstruct_as`], with the same buffer rule.
+///
+/// # Errors
+///
+/// As [`reconstruct`].
+pub async fn reconstruct_as<R, S, W>(
+    format: crate::Format,
+    stream: R,
+    sources: &mut S,
+    out: W,
+    buf: &mut [u8],
+) -> Result<u64, ReconstructError>
+where
+    R: AsyncRead + Unpin,
+    S: Sources + ?Sized,
+    W: AsyncWrite + Unpin,
+{
+    asynch::reconstruct_as(
+        format,
+        FromFutures::new(stream),
+        sources,
+        FromFutures::new(out),
+        buf,
+    )
+    .await
+}

@@ -68,6 +68,8 @@ pub struct SourceFailure {
     index: u64,
     path: Option<PathBuf>,
     fault: SourceFault,
+    /// A file named beneath directory `index` (the successor format), not source `index`.
+    named: bool,
 }
 
 /// The fault of a [`SourceFailure`]: an I/O error, or a check of its size or presence.
@@ -94,7 +96,14 @@ impl SourceFailure {
             index,
             path,
             fault,
+            named: false,
         }
+    }
+
+    /// The failure of a file named beneath directory `index`.
+    pub(crate) fn beneath_directory(mut self) -> SourceFailure {
+        self.named = true;
+        self
     }
 
     /// Stream bytes decoded when the source was needed (the end of its reference).
@@ -158,9 +167,13 @@ impl Error {
 
 impl fmt::Display for SourceFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.path {
-            Some(path) => write!(f, "external source {} ({})", self.index, path.display())?,
-            None => write!(f, "external source {}", self.index)?,
+        match (&self.path, self.named) {
+            (Some(path), true) => write!(f, "directory {}, {}", self.index, path.display())?,
+            (None, true) => write!(f, "directory {}", self.index)?,
+            (Some(path), false) => {
+                write!(f, "external source {} ({})", self.index, path.display())?;
+            }
+            (None, false) => write!(f, "external source {}", self.index)?,
         }
         match &self.fault {
             SourceFault::Io(error) => write!(f, ": {error}"),

@@ -9,7 +9,8 @@
 //! - [`SeekableReconstructor`]: the rebuilt bytes as `Read + Seek`, with `read_at`.
 //! - [`Sources`]: what a stream's references name, with its contract; [`PathSources`]
 //!   for files named by path, opened by the crate's one policy ([`open_path_source`]) and
-//!   read ahead.
+//!   read ahead; [`DirSources`] for the successor format's files named beneath
+//!   directories, opened confined by the same policy.
 //!
 //! Reconstruction fails with an [`Error`] that says whether the stream, a source or the
 //! output failed, and where; it converts to [`std::io::Error`] (kind `InvalidData` for
@@ -34,8 +35,8 @@ pub use sources::describe_mode;
 #[cfg(target_os = "linux")]
 pub use sources::Beneath;
 pub use sources::{
-    open_path_source, ExpectedLens, PathSource, PathSources, ReadAt, Sources, DEFAULT_OPEN_AHEAD,
-    DEFAULT_OPEN_FILES,
+    open_path_source, DirSources, ExpectedLens, PathSource, PathSources, ReadAt, Sources,
+    DEFAULT_OPEN_AHEAD, DEFAULT_OPEN_FILES,
 };
 pub use writer::Writer;
 

@@ -74,12 +74,11 @@ impl<'a> Blame<'a> {
     }
 
     pub(crate) fn fault(&self, fault: SourceFault) -> Error {
-        Error::Source(Box::new(SourceFailure::new(
-            self.stream_offset,
-            self.number,
-            self.path_buf(),
-            fault,
-        )))
+        let failure = SourceFailure::new(self.stream_offset, self.number, self.path_buf(), fault);
+        Error::Source(Box::new(match self.name {
+            Some(_) => failure.beneath_directory(),
+            None => failure,
+        }))
     }
 
     /// An I/O error of the source.

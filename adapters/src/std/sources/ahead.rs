@@ -1,4 +1,6 @@
-//! Reading sources named by path ahead of use, on helper threads.
+//! Reading sources ahead of use, on helper threads: files named by path
+//! ([`PathSources`](super::PathSources)) or by name beneath a directory
+//! ([`DirSources`](super::DirSources)), each opened by its [`OpenAhead`].
 //!
 //! A tar layer refers to its files in order, and opening, reading and closing a small file
 //! costs more than writing it out. So helper threads open each file by the
@@ -12,7 +14,6 @@
 use ::std::collections::VecDeque;
 use ::std::io;
 use ::std::ops::Range;
-use ::std::path::PathBuf;
 use ::std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use ::std::sync::Arc;
 use ::std::thread::{self, JoinHandle};
@@ -50,6 +51,19 @@ pub(super) struct Settings {
     pub(super) io_uring: bool,
 }
 
+/// How helpers open the sources of their list, given by key: the policy's [`Opener`] for
+/// paths, a confined one for names beneath directories. Each helper has its own.
+pub(super) trait OpenAhead<K>: Send + 'static {
+    /// Opens each of `keys` by the policy, in order, with a regular file's size.
+    fn open_many(&mut self, keys: &[K]) -> Vec<OpenResult>;
+}
+
+impl OpenAhead<::std::path::PathBuf> for Opener {
+    fn open_many(&mut self, keys: &[::std::path::PathBuf]) -> Vec<OpenResult> {
+        Opener::open_many(self, keys)
+    }
+}
+
 /// One source as a helper hands it over, with its index.
 type Entry = (usize, io::Result<PathSource>);
 
@@ -85,9 +99,15 @@ pub(super) struct ReadAhead {
 }
 
 impl ReadAhead {
-    /// Starts the helpers over `paths`; with no helpers (a thread could not be started)
-    /// every source is opened when used.
-    pub(super) fn start(paths: Arc<Vec<PathBuf>>, settings: Settings) -> ReadAhead {
+    /// Starts the helpers over `keys`, each opening them with an opener made by `opener`
+    /// (given how many files it may open at once); with no helpers (a thread could not be
+    /// started) every source is opened when used.
+    pub(super) fn start<K, O, F>(keys: Arc<Vec<K>>, settings: Settings, opener: F) -> ReadAhead
+    where
+        K: Send + Sync + 'static,
+        O: OpenAhead<K>,
+        F: Fn(usize) -> O + Clone + Send + 'static,
+    {
         let mut ahead = ReadAhead::default();
         // Each helper holds at most two batches ready (one queued, one waiting to be), so
         // that it keeps working while the reader is busy; the reader uses one more. Half
@@ -99,31 +119,28 @@ impl ReadAhead {
         let helpers = settings.helpers.min(depth / 4).max(1);
         let open_per_batch = (depth / 2 / (2 * helpers + 1)).max(1);
         let group = (depth / 2 / helpers).clamp(1, MAX_BATCH);
-        let io_uring = settings.io_uring;
         for first in 0..helpers {
             let (sender, batches) = sync_channel(1);
             let (reuse, reused) = channel();
-            let paths = Arc::clone(&paths);
+            let keys = Arc::clone(&keys);
+            let make = opener.clone();
             let worker = thread::Builder::new()
                 .name("splitfdstream-read-ahead".into())
                 .spawn(move || {
-                    let mut opener = Opener::new();
-                    if io_uring {
-                        opener.use_io_uring(group);
-                    }
+                    let mut opener = make(group);
                     // Files opened in a group but not yet in a batch: the next part of the
                     // range starts with them.
                     let mut pending = VecDeque::new();
                     let mut at = first * MAX_BATCH;
-                    while at < paths.len() {
-                        let end = paths.len().min(at + MAX_BATCH);
+                    while at < keys.len() {
+                        let end = keys.len().min(at + MAX_BATCH);
                         let mut from = at;
                         while from < end {
                             let content = reused.try_recv().unwrap_or_default();
                             let limits = (open_per_batch, group);
                             let ready = read_batch(
                                 (&mut opener, &mut pending),
-                                &paths,
+                                &keys,
                                 from..end,
                                 content,
                                 limits,
@@ -193,14 +210,14 @@ impl Drop for ReadAhead {
     }
 }
 
-/// Opens and reads sources of `range` of `paths` in order, their content into `content`
+/// Opens and reads sources of `range` of `keys` in order, their content into `content`
 /// (a buffer handed back for reuse, or a new one), up to the end of the range or to the
 /// source that makes `max_open` files passed on open. Files are opened `group` at a time;
 /// those opened and not reached stay in `pending` for the next part of the range, so no
 /// file is opened twice.
-fn read_batch(
-    (opener, pending): (&mut Opener, &mut VecDeque<(usize, OpenResult)>),
-    paths: &[PathBuf],
+fn read_batch<K, O: OpenAhead<K>>(
+    (opener, pending): (&mut O, &mut VecDeque<(usize, OpenResult)>),
+    keys: &[K],
     range: Range<usize>,
     mut content: Vec<u8>,
     (max_open, group): (usize, usize),
@@ -213,7 +230,7 @@ fn read_batch(
         if pending.front().is_none_or(|&(first, _)| first != at) {
             pending.clear();
             let last = end.min(at + group.max(1));
-            let opened = opener.open_many(paths.get(at..last).unwrap_or_default());
+            let opened = opener.open_many(keys.get(at..last).unwrap_or_default());
             pending.extend((at..).zip(opened));
         }
         let Some((_, source)) = pending.pop_front() else {

@@ -5,9 +5,12 @@
 //! - this module: the list a stream's references are looked up in.
 //! - [`policy`]: the one way a path becomes an open source.
 //! - [`path`] and [`ahead`]: sources named by path, opened lazily or read ahead.
+//! - [`dir`]: files named beneath directories, for the successor format (read ahead the
+//!   same way).
 
 #[cfg(unix)]
 mod ahead;
+mod dir;
 mod path;
 pub(crate) mod policy;
 mod read_at;
@@ -20,6 +23,7 @@ use splitfdstream::FdIndex;
 
 use crate::SourceRef;
 
+pub use dir::DirSources;
 pub use path::{PathSource, PathSources, DEFAULT_OPEN_AHEAD, DEFAULT_OPEN_FILES};
 #[cfg(unix)]
 pub use policy::describe_mode;
@@ -32,7 +36,8 @@ pub use read_at::ReadAt;
 ///
 /// Implemented for slices, arrays and vectors of any [`ReadAt`] (files, byte vectors,
 /// `&[u8]`; index `i` is the `i`-th item), for [`PathSources`] (files named by path) and
-/// for [`ExpectedLens`] (any of these with sizes the caller expects).
+/// for [`DirSources`] (files named beneath directories, the successor format's
+/// references) and for [`ExpectedLens`] (any of these with sizes the caller expects).
 ///
 /// # The contract every driver keeps
 ///

@@ -116,7 +116,8 @@ pub struct PathSource {
 }
 
 impl PathSource {
-    fn file(file: File) -> PathSource {
+    /// The whole of an open file.
+    pub(super) fn from_file(file: File) -> PathSource {
         PathSource {
             content: Arc::default(),
             range: 0..0,
@@ -143,7 +144,7 @@ impl PathSource {
     }
 
     /// Whether this source holds a file open.
-    fn is_open(&self) -> bool {
+    pub(super) fn is_open(&self) -> bool {
         self.file.is_some()
     }
 }
@@ -322,7 +323,7 @@ impl PathSources {
     /// Opens source `at` on this thread, keeping it among the files opened out of order.
     fn open_now(&self, state: &mut State, at: usize) -> io::Result<PathSource> {
         let (opened, _) = Opener::new().open(&self.paths[at])?;
-        let source = PathSource::file(opened.into_blocking());
+        let source = PathSource::from_file(opened.into_blocking());
         if state.opened.len() >= self.cache_capacity {
             // Close before keeping another open, so the count never exceeds the capacity.
             state.opened.remove(0);
@@ -367,9 +368,16 @@ impl PathSources {
         }
         let paths = &self.paths;
         let settings = self.settings;
+        let opener = move |group| {
+            let mut opener = Opener::new();
+            if settings.io_uring {
+                opener.use_io_uring(group);
+            }
+            opener
+        };
         state
             .ahead
-            .get_or_insert_with(|| ReadAhead::start(Arc::clone(paths), settings))
+            .get_or_insert_with(|| ReadAhead::start(Arc::clone(paths), settings, opener))
             .take(at)
     }
 

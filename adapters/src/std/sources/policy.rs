@@ -490,12 +490,18 @@ mod beneath {
         /// `InvalidInput` for a file that is neither a regular file nor a block device, and
         /// the errors of `openat2` and `fstat`; each names `name`.
         pub fn open(&self, name: &Path) -> io::Result<(File, Option<u64>)> {
+            let (opened, size) = self.open_source(name)?;
+            Ok((opened.into_blocking(), size))
+        }
+
+        /// [`open`](Beneath::open), leaving the file non-blocking, for a reader ahead of
+        /// use.
+        pub(crate) fn open_source(&self, name: &Path) -> super::unix::Result {
             let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
             let fd = self
                 .walk(name, flags, self.resolve())
                 .map_err(|errno| self.refusal(name, errno))?;
-            let (opened, size) = super::unix::checked(File::from(fd), name)?;
-            Ok((opened.into_blocking(), size))
+            super::unix::checked(File::from(fd), name)
         }
 
         /// Checks, without opening it for reading, that `name` resolves beneath the
