@@ -349,6 +349,15 @@ impl Rebuild {
         self.feed.position()
     }
 
+    /// Whether the reconstruction sits between two chunks: nothing read and unwritten, no
+    /// source open, and the decoder on a chunk boundary.
+    pub(crate) const fn at_chunk_boundary(&self) -> bool {
+        self.unwritten == 0
+            && self.copy.is_none()
+            && self.opening.is_none()
+            && self.feed.decoder.is_at_boundary()
+    }
+
     /// Rebuilt bytes handed out so far.
     #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) const fn total(&self) -> u64 {

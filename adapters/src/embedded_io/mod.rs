@@ -7,6 +7,12 @@
 //!   a UART or flash into any `Write`, with external sources that are `Read + Seek`
 //!   (regions of flash already on the device), listed in a fixed-capacity
 //!   [`SourceTable`] or any other [`Sources`].
+//! - [`apply`] and [`resume`]: the verified updater path. Apply an update file (see
+//!   [`splitfdstream::update`]) from the old slot to the new one, each range checked by
+//!   SHA-256 before use and the target at the end, reporting a [`Checkpoint`] at each chunk
+//!   boundary from which [`resume`] continues after a reset.
+//!
+//! [`Checkpoint`]: splitfdstream::update::Checkpoint
 //!
 //! Reads and writes that fail with [`ErrorKind::Interrupted`](embedded_io_07::ErrorKind)
 //! are retried; short writes are continued; a write that accepts nothing is an error
@@ -52,6 +58,7 @@
 
 mod reader;
 mod reconstruct;
+mod update;
 mod writer;
 
 pub use reader::Reader;
@@ -61,6 +68,10 @@ pub use reconstruct::{
 #[cfg(feature = "async")]
 pub(crate) use reconstruct::{reconstruct_loop, seekable_sources};
 pub(crate) use reconstruct::{slot, source_io, write_error, MIN_RECONSTRUCT_BUFFER_LEN};
+pub(crate) use update::update_write_error;
+pub use update::{apply, resume, Applied, ApplyError, SliceSlot};
+#[cfg(feature = "async")]
+pub(crate) use update::{apply_loop, read_header, rehash_written};
 pub use writer::Writer;
 
 use embedded_io_07::{ErrorKind, Read, Write};
