@@ -21,6 +21,7 @@ mod split;
 mod stream;
 mod tarsplit;
 mod tarwalk;
+mod update;
 
 /// Split tar archives into a splitfdstream (inline metadata plus references to external
 /// files) and join them back byte for byte.
@@ -58,6 +59,8 @@ enum Command {
     Inspect(InspectArgs),
     Verify(VerifyArgs),
     Demo(DemoArgs),
+    Delta(update::DeltaArgs),
+    Apply(update::ApplyArgs),
     #[command(hide = true)]
     DemoReceive(DemoReceiveArgs),
 }
@@ -255,6 +258,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(args.input.as_deref(), quiet),
         Command::DemoReceive(args) => demo::receive(&args.out),
+        Command::Delta(args) => update::delta(&args, quiet),
+        Command::Apply(args) => update::apply(&args, quiet),
     }
 }
 

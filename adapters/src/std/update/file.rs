@@ -160,8 +160,13 @@ where
                         .unwrap_or_default();
                     new_at += len;
                     for piece in bytes.chunks(max_inline) {
-                        let n = encoder.inline(piece, &mut buf).map_err(encode_error)?;
-                        sink.write_all(&buf[..n])?;
+                        let piece_len = u64::try_from(piece.len()).map_err(io::Error::other)?;
+                        let n = encoder
+                            .begin_inline(piece_len, &mut head)
+                            .map_err(encode_error)?;
+                        sink.write_all(&head[..n])?;
+                        sink.write_all(piece)?;
+                        encoder.advance_inline(piece_len).map_err(encode_error)?;
                     }
                 }
             }
