@@ -87,18 +87,18 @@ def main():
                 "zstd --patch-from": (measure(["zstd", "-q", "-f", "-19", "--long=31", f"--patch-from={old}", new, "-o", out("z")]), out("z")),
                 "bsdiff": (measure(["bsdiff", old, new, out("b")]), out("b")),
             }
-            print(f"\n{name}: NEW {os.path.getsize(new)} bytes")
+            print(f"\n{name}: NEW {os.path.getsize(new)} bytes", flush=True)
             zstd_size = os.path.getsize(rows["zstd --patch-from"][1])
             bsdiff_size = os.path.getsize(rows["bsdiff"][1])
             zstd_time, zstd_mem = rows["zstd --patch-from"][0]
             for label, ((seconds, rss), path) in rows.items():
                 size = os.path.getsize(path)
                 print(f"  {label:18} {size:>10} bytes ({size / zstd_size:5.2f}x zstd, {size / bsdiff_size:5.2f}x bsdiff)"
-                      f"  make {seconds:7.3f} s ({seconds / zstd_time:5.2f}x zstd)  peak {rss / 1024:8.1f} MiB ({rss / zstd_mem:5.2f}x zstd)")
+                      f"  make {seconds:7.3f} s ({seconds / zstd_time:5.2f}x zstd)  peak {rss / 1024:8.1f} MiB ({rss / zstd_mem:5.2f}x zstd)", flush=True)
             apply_t, apply_m = measure([SFD, "-q", "apply", out("uz"), "--old", old, "-o", out("n")])
             cp_t, cp_m = measure(["cp", new, out("c")])
             subprocess.run(["cmp", out("n"), new], check=True)
-            print(f"  apply {apply_t:.3f} s vs cp {cp_t:.3f} s: {apply_t / cp_t:.2f}x; peak {apply_m / 1024:.1f} MiB vs {cp_m / 1024:.1f} MiB")
+            print(f"  apply {apply_t:.3f} s vs cp {cp_t:.3f} s: {apply_t / cp_t:.2f}x; peak {apply_m / 1024:.1f} MiB vs {cp_m / 1024:.1f} MiB", flush=True)
     return 0
 
 
