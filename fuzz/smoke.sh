@@ -20,7 +20,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 targets=(decode decode_split roundtrip dir_decode dir_decode_split dir_roundtrip
-         sparse_decode sparse_decode_split sparse_roundtrip)
+         sparse_decode sparse_decode_split sparse_roundtrip update_decode update_decode_split)
 cargo fuzz build --debug-assertions
 
 for target in "${targets[@]}"; do

@@ -93,6 +93,9 @@
 //!   directories instead of passing one descriptor per file.
 //! - [`sparse`]: virtnbdbackup's sparse disk-backup streams (data and zero extents of a
 //!   virtual disk, optionally LZ4-compressed).
+//! - [`update`]: the update file, a header with the target's length and SHA-256, a table
+//!   of source ranges of an old image with their SHA-256, and a splitfdstream whose
+//!   external index `i` is range `i`; with checkpoints for resumable applies.
 //!
 //! # Features
 //!
@@ -122,6 +125,7 @@ mod header;
 mod limits;
 #[cfg(feature = "sparse")]
 pub mod sparse;
+pub mod update;
 
 pub use chunk::{Chunk, FdIndex, InlineFragment};
 pub use chunks::Chunks;

@@ -1,12 +1,15 @@
-//! A firmware updater in the Embassy style: a new image arrives over a UART as a
-//! splitfdstream whose external chunks name regions of the flash already on the device, and
-//! is rebuilt into the spare flash bank with no allocation, through async I/O.
+//! A firmware updater in the Embassy style: an update file arrives over a UART into a
+//! staging region, then is applied from the old flash bank into the spare one with no
+//! allocation, through async I/O: every range of the old bank it reuses is checked by
+//! SHA-256 before use, the new image at the end, and a checkpoint is persisted at each
+//! chunk boundary so that a reset in the middle loses nothing.
 //!
 //! In firmware, `update` is the body of an `#[embassy_executor::task]`, the UART is
-//! `embassy_stm32::usart::Uart` (or any `embedded_io_async::Read`), the regions are reads of
-//! internal flash (any `embedded_io_async::Read + Seek`) and the bank is a flash writer. Here
-//! the same code runs over memory: on the host with `embassy_futures::block_on` and a check
-//! of the result, and on bare metal as a `no_std`, `no_main` program that links:
+//! `embassy_stm32::usart::Uart` (or any `embedded_io_async::Read`), the banks are regions
+//! of internal flash (any `embedded_io_async::Read + Seek`, and `Write + Seek` for the
+//! spare one) and the checkpoint goes to a flash page or backup registers. Here the same
+//! code runs over memory: on the host with `embassy_futures::block_on` and a check of the
+//! result, and on bare metal as a `no_std`, `no_main` program that links:
 //!
 //! ```text
 //! cargo run -p splitfdstream-adapters --example embassy_update --features async
@@ -15,14 +18,24 @@
 //! ```
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
-use embedded_io_async_07::{ErrorKind, ErrorType, Read};
-use splitfdstream_adapters::asynch::{reconstruct, Writer};
-use splitfdstream_adapters::embedded_io::{ReconstructError, SliceSource, SourceTable};
+use core::ops::ControlFlow;
 
-/// What the device already has: a bootloader and two application sections.
-static BOOTLOADER: [u8; 64] = [0xb0; 64];
-static APP_TEXT: [u8; 1000] = [0x7e; 1000];
-static APP_DATA: [u8; 300] = [0xda; 300];
+use embedded_io_async_07::{ErrorKind, ErrorType, Read};
+use sha2::{Digest, Sha256};
+use splitfdstream::update::{Checkpoint, Encoder, Header, SourceRange, CHECKPOINT_LEN};
+use splitfdstream_adapters::asynch::{apply, resume};
+use splitfdstream_adapters::embedded_io::{Applied, SliceSlot, SliceSource};
+
+/// What the device runs now: a bootloader, an application's text and data.
+const OLD_LEN: usize = 64 + 1000 + 300;
+
+fn old_bank() -> [u8; OLD_LEN] {
+    let mut bank = [0u8; OLD_LEN];
+    bank[..64].fill(0xb0);
+    bank[64..1064].fill(0x7e);
+    bank[1064..].fill(0xda);
+    bank
+}
 
 /// A UART that delivers a few bytes per read and makes the reader wait between reads, as
 /// a DMA receive does.
@@ -49,71 +62,138 @@ impl Read for Uart<'_> {
     }
 }
 
-/// Builds the update stream the server would send: a new header, the bootloader as is,
-/// a patched application text made of the old one around new bytes, the old data.
-async fn make_stream(stream: &mut [u8]) -> Option<usize> {
-    let mut writer = Writer::new(&mut *stream);
-    writer.write_inline(b"IMAGE v2").await.ok()?;
-    writer.write_external(0).await.ok()?;
-    writer.write_external(1).await.ok()?;
-    writer.write_inline(&[0x42; 24]).await.ok()?;
-    writer.write_external(2).await.ok()?;
-    usize::try_from(writer.position()).ok()
-}
+/// The new image: a new header, the bootloader as is, the old text, 24 new bytes, the old
+/// data.
+const NEW_LEN: usize = 8 + 64 + 1000 + 24 + 300;
 
-/// Rebuilds the image from `uart` into `bank`; returns its length.
-async fn update(uart: Uart<'_>, bank: &mut [u8]) -> Result<u64, ReconstructError> {
-    let mut regions: SourceTable<SliceSource<'static>, 4> = SourceTable::new();
-    for region in [&BOOTLOADER[..], &APP_TEXT[..], &APP_DATA[..]] {
-        let len = u64::try_from(region.len()).unwrap_or(u64::MAX);
-        // The table has room for four; a full table would be an error, not a panic.
-        let _ = regions.push_with_len(SliceSource::new(region), len);
+/// Builds the update file the server would send (the host tool `splitfdstream delta`
+/// makes such files from two images).
+fn make_update(old: &[u8], file: &mut [u8]) -> Option<usize> {
+    let ranges = [(0u64, 64u64), (64, 1000), (1064, 300)];
+    let mut target = Sha256::new();
+    target.update(b"IMAGE v2");
+    target.update(&old[..1064]);
+    target.update([0x42; 24]);
+    target.update(&old[1064..]);
+    let header = Header {
+        target_len: u64::try_from(NEW_LEN).ok()?,
+        target_sha256: target.finalize().into(),
+        range_count: 3,
+    };
+    let mut encoder = Encoder::new();
+    let mut len = encoder.header(&header, file).ok()?;
+    for (offset, range_len) in ranges {
+        let start = usize::try_from(offset).ok()?;
+        let end = start + usize::try_from(range_len).ok()?;
+        let range = SourceRange {
+            offset,
+            len: range_len,
+            sha256: Sha256::digest(&old[start..end]).into(),
+        };
+        len += encoder.range(&range, file.get_mut(len..)?).ok()?;
     }
-    let mut buf = [0u8; 256]; // half for the UART, half for copying flash
-                              // Flushes the bank at the end.
-    reconstruct(uart, &mut regions, bank, &mut buf).await
+    len += encoder.inline(b"IMAGE v2", file.get_mut(len..)?).ok()?;
+    len += encoder.external(0, file.get_mut(len..)?).ok()?;
+    len += encoder.external(1, file.get_mut(len..)?).ok()?;
+    len += encoder.inline(&[0x42; 24], file.get_mut(len..)?).ok()?;
+    len += encoder.external(2, file.get_mut(len..)?).ok()?;
+    Some(len)
 }
 
-/// The whole program: receive, rebuild, check; `true` when the new bank is right.
-async fn run(stream: &mut [u8], bank: &mut [u8]) -> bool {
-    let Some(len) = make_stream(stream).await else {
+/// Receives the update from `uart` into `staging`; returns its length.
+async fn download(mut uart: Uart<'_>, staging: &mut [u8]) -> Option<usize> {
+    let mut len = 0;
+    loop {
+        let n = uart.read(staging.get_mut(len..)?).await.ok()?;
+        if n == 0 {
+            return Some(len);
+        }
+        len += n;
+    }
+}
+
+/// The whole program: receive, apply until a (simulated) reset after the second chunk,
+/// resume from the persisted checkpoint, check; `true` when the new bank is right.
+async fn run(file: &mut [u8], staging: &mut [u8], bank: &mut [u8]) -> bool {
+    let old = old_bank();
+    let Some(len) = make_update(&old, file) else {
         return false;
     };
     let uart = Uart {
-        pending: &stream[..len],
+        pending: &file[..len],
         ready: false,
     };
-    let Ok(written) = update(uart, bank).await else {
+    let Some(received) = download(uart, staging).await else {
         return false;
     };
-    let expected_len = 8 + BOOTLOADER.len() + APP_TEXT.len() + 24 + APP_DATA.len();
-    written == u64::try_from(expected_len).unwrap_or(0)
+    let update = &staging[..received];
+    let mut persisted = [0u8; CHECKPOINT_LEN];
+    let mut buf = [0u8; 256]; // half for the update, half for the old bank
+    let mut chunks = 0;
+    let first = apply(
+        SliceSource::new(update),
+        SliceSource::new(&old),
+        SliceSlot::new(bank),
+        &mut buf,
+        |checkpoint| {
+            persisted = checkpoint.to_bytes();
+            chunks += 1;
+            // The power fails after the second chunk.
+            if chunks == 2 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        },
+    )
+    .await;
+    if !matches!(first, Ok(Applied::Stopped(_))) {
+        return false;
+    }
+    // After the reset: read the checkpoint back and continue.
+    let Ok(checkpoint) = Checkpoint::from_bytes(&persisted) else {
+        return false;
+    };
+    let done = resume(
+        SliceSource::new(update),
+        SliceSource::new(&old),
+        SliceSlot::new(bank),
+        &mut buf,
+        &checkpoint,
+        |checkpoint| {
+            persisted = checkpoint.to_bytes();
+            ControlFlow::Continue(())
+        },
+    )
+    .await;
+    matches!(done, Ok(Applied::Complete { len }) if usize::try_from(len) == Ok(NEW_LEN))
         && bank.starts_with(b"IMAGE v2")
-        && bank[8..72] == BOOTLOADER
-        && bank[72..1072] == APP_TEXT
+        && bank[8..1072] == old[..1064]
         && bank[1072..1096] == [0x42; 24]
-        && bank[1096..expected_len] == APP_DATA
+        && bank[1096..NEW_LEN] == old[1064..]
 }
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    let mut stream = [0u8; 128];
-    let mut bank = [0u8; 2048];
-    let ok = embassy_futures::block_on(run(&mut stream, &mut bank));
+    let mut file = [0u8; 512];
+    let mut staging = [0u8; 512];
+    let mut bank = [0u8; NEW_LEN];
+    let ok = embassy_futures::block_on(run(&mut file, &mut staging, &mut bank));
     assert!(ok, "the rebuilt image is wrong");
     println!(
-        "rebuilt the new image into the spare bank: {:02x?}…",
+        "applied the update into the spare bank, with one reset on the way: {:02x?}…",
         &bank[..12]
     );
 }
 
-/// The bare-metal entry point: rebuild once, then park.
+/// The bare-metal entry point: update once, then park.
 #[cfg(target_os = "none")]
 #[no_mangle]
 pub extern "C" fn _start() -> ! {
-    let mut stream = [0u8; 128];
-    let mut bank = [0u8; 2048];
-    let _ok = embassy_futures::block_on(run(&mut stream, &mut bank));
+    let mut file = [0u8; 512];
+    let mut staging = [0u8; 512];
+    let mut bank = [0u8; NEW_LEN];
+    let _ok = embassy_futures::block_on(run(&mut file, &mut staging, &mut bank));
     loop {
         core::hint::spin_loop();
     }

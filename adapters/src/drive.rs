@@ -185,6 +185,11 @@ impl<D: StreamDecoder> Feed<D> {
     pub(crate) fn position(&self) -> u64 {
         self.decoder.position()
     }
+
+    /// Whether the decoder sits between two chunks.
+    pub(crate) fn is_at_boundary(&self) -> bool {
+        self.decoder.is_at_boundary()
+    }
 }
 
 /// Outcome of one read of an external source, as judged by [`ExternalCopy::advance`].
@@ -349,6 +354,11 @@ pub(crate) struct Rebuild {
 }
 
 impl Rebuild {
+    /// A reconstruction of a stream of the first format, whatever the buffers.
+    pub(crate) fn first_format(limits: Limits) -> Rebuild {
+        Rebuild::new(Format::Splitfdstream, limits, usize::MAX)
+    }
+
     /// A reconstruction of a stream of `format` through a stream buffer of `buffer` bytes.
     pub(crate) fn new(format: Format, limits: Limits, buffer: usize) -> Rebuild {
         Rebuild {
@@ -411,6 +421,15 @@ impl Rebuild {
     #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) fn position(&self) -> u64 {
         self.feed.position()
+    }
+
+    /// Whether the reconstruction sits between two chunks: nothing read and unwritten, no
+    /// source open, and the decoder on a chunk boundary.
+    pub(crate) fn at_chunk_boundary(&self) -> bool {
+        self.unwritten == 0
+            && self.copy.is_none()
+            && self.opening.is_none()
+            && self.feed.is_at_boundary()
     }
 
     /// Rebuilt bytes handed out so far.

@@ -142,6 +142,9 @@ pub(crate) trait StreamDecoder {
 
     /// Stream bytes consumed so far.
     fn position(&self) -> u64;
+
+    /// Whether the stream may end here: between two chunks.
+    fn is_at_boundary(&self) -> bool;
 }
 
 impl StreamDecoder for Decoder {
@@ -168,6 +171,10 @@ impl StreamDecoder for Decoder {
 
     fn position(&self) -> u64 {
         Decoder::position(self)
+    }
+
+    fn is_at_boundary(&self) -> bool {
+        Decoder::is_at_boundary(self)
     }
 }
 
@@ -201,6 +208,10 @@ impl StreamDecoder for dir::Decoder {
 
     fn position(&self) -> u64 {
         dir::Decoder::position(self)
+    }
+
+    fn is_at_boundary(&self) -> bool {
+        dir::Decoder::is_at_boundary(self)
     }
 }
 
@@ -247,6 +258,13 @@ impl StreamDecoder for AnyDecoder {
         match self {
             AnyDecoder::Splitfdstream(decoder) => StreamDecoder::position(decoder),
             AnyDecoder::Splitdirfdstream(decoder) => StreamDecoder::position(decoder),
+        }
+    }
+
+    fn is_at_boundary(&self) -> bool {
+        match self {
+            AnyDecoder::Splitfdstream(decoder) => StreamDecoder::is_at_boundary(decoder),
+            AnyDecoder::Splitdirfdstream(decoder) => StreamDecoder::is_at_boundary(decoder),
         }
     }
 }

@@ -7,8 +7,9 @@
 //!
 //! | module | feature | what |
 //! |---|---|---|
-//! | [`embedded_io`] | (always) | `no_std`, no allocation: a [`Reader`](embedded_io::Reader) and [`Writer`](embedded_io::Writer) over `embedded-io` 0.7 with caller buffers, and [`reconstruct`](embedded_io::reconstruct) from `Read + Seek` sources in a fixed-capacity [`SourceTable`](embedded_io::SourceTable) |
-//! | `asynch` | `async` | `no_std`, no allocation: the same over `embedded-io-async` 0.7: an async `Reader` and `Writer`, and `reconstruct` from async `Read + Seek` sources in the same `SourceTable` |
+//! | [`embedded_io`] | (always) | `no_std`, no allocation: a [`Reader`](embedded_io::Reader) and [`Writer`](embedded_io::Writer) over `embedded-io` 0.7 with caller buffers, and [`reconstruct`](embedded_io::reconstruct) from `Read + Seek` sources in a fixed-capacity [`SourceTable`](embedded_io::SourceTable); [`apply`](embedded_io::apply) and [`resume`](embedded_io::resume) of update files, every range and the target checked by SHA-256, with checkpoints |
+//! | `asynch` | `async` | `no_std`, no allocation: the same over `embedded-io-async` 0.7: an async `Reader` and `Writer`, and `reconstruct` from async `Read + Seek` sources in the same `SourceTable`; `apply` and `resume` of update files |
+//! | `std::update` | `update` | the delta of two images, update files made and applied from paths, images that are files, block devices or partitions |
 //! | `std` | `std` | `std::io` reader and writer, the `Sources` trait with file, lazily opened path and in-memory implementations, `reconstruct`, and `Read`/`Seek` views of the rebuilt stream |
 //! | `futures_03` | `futures-03` | `futures-io` 0.3 (smol, async-std, `futures`): the `asynch` `Reader`, `Writer` and `reconstruct` over `AsyncRead`/`AsyncWrite`/`AsyncSeek`, through `embedded-io-adapters`' `FromFutures`; no code of its own in the I/O path |
 //! | `tokio_1` | `tokio-1` | a cancel-safe `Reader` and a `Writer` over tokio's `AsyncRead`/`AsyncWrite`, and `reconstruct` into an `AsyncWrite` from the `std` module's sources (files, lazily opened paths) read on the blocking pool |
@@ -30,6 +31,10 @@
 //! - `tokio-1` (implies `std`): the tokio adapters.
 //! - `futures-03` (implies `std` and `async`): the `futures-io` adapters, through
 //!   `embedded-io-adapters` 0.7.
+//! - `update` (implies `std`): `std::update`, the host side of update files: the delta of
+//!   two images, update files written and read (zstd- or gzip-compressed), a verified
+//!   apply, and images that are files, block devices or partitions of GPT or MBR disk
+//!   images (through `gpt`, `mbrman`, `zstd`, `flate2` and `tempfile`).
 //! - `defmt`: derives `defmt::Format` on the public types; forwarded to the core,
 //!   `embedded-io` and `heapless`.
 //!
@@ -92,6 +97,7 @@
 // alone allows `unsafe`.
 #![cfg_attr(feature = "fd", deny(unsafe_code))]
 
+mod apply;
 mod drive;
 mod error;
 mod format;

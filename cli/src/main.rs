@@ -22,6 +22,7 @@ mod stream;
 mod tarsplit;
 mod tarwalk;
 mod total;
+mod update;
 mod verify;
 
 /// Split tar archives into a splitfdstream (inline metadata plus references to external
@@ -60,6 +61,8 @@ enum Command {
     Inspect(InspectArgs),
     Verify(VerifyArgs),
     Demo(DemoArgs),
+    Delta(update::DeltaArgs),
+    Apply(update::ApplyArgs),
     #[command(hide = true)]
     DemoReceive(DemoReceiveArgs),
 }
@@ -327,6 +330,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(args.input.as_deref(), quiet),
         Command::DemoReceive(args) => demo::receive(&args.out),
+        Command::Delta(args) => update::delta(&args, quiet),
+        Command::Apply(args) => update::apply(&args, quiet),
     }
 }
 

@@ -172,7 +172,7 @@ fn a_resized_or_missing_file_is_an_error() {
             "-o",
             "s.sfd",
         ],
-        &["cannot open", "root/big", "No such file"],
+        &["line 4: big: No such file"],
     );
     assert!(!dir.join("s.sfd").exists());
 }

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod dir;
+pub mod update;
 
 use splitfdstream::{Chunk, Chunks, DecodeError, Decoder, Limits};
 

@@ -34,10 +34,12 @@
 
 mod reader;
 mod reconstruct;
+mod update;
 mod writer;
 
 pub use reader::Reader;
 pub use reconstruct::{reconstruct, reconstruct_as, Sources};
+pub use update::{apply, resume};
 pub use writer::Writer;
 
 use embedded_io_async_07::{Read, Write};

@@ -10,6 +10,12 @@
 //! - [`reconstruct_as`]: the same for a splitdirfdstream, the successor format, whose
 //!   files named beneath directories resolve through a fixed-capacity [`NamedTable`] or
 //!   any other [`Sources`].
+//! - [`apply`] and [`resume`]: the verified updater path. Apply an update file (see
+//!   [`splitfdstream::update`]) from the old slot to the new one, each range checked by
+//!   SHA-256 before use and the target at the end, reporting a [`Checkpoint`] at each chunk
+//!   boundary from which [`resume`] continues after a reset.
+//!
+//! [`Checkpoint`]: splitfdstream::update::Checkpoint
 //!
 //! Reads and writes that fail with [`ErrorKind::Interrupted`](embedded_io_07::ErrorKind)
 //! are retried; short writes are continued; a write that accepts nothing is an error
@@ -56,6 +62,7 @@
 mod named;
 mod reader;
 mod reconstruct;
+mod update;
 mod writer;
 
 pub use named::{NamedTable, Refusal, Refused};
@@ -66,6 +73,10 @@ pub use reconstruct::{
 #[cfg(feature = "async")]
 pub(crate) use reconstruct::{reconstruct_loop, seekable_sources};
 pub(crate) use reconstruct::{slot, source_io, write_error, MIN_RECONSTRUCT_BUFFER_LEN};
+pub(crate) use update::update_write_error;
+pub use update::{apply, resume, Applied, ApplyError, SliceSlot};
+#[cfg(feature = "async")]
+pub(crate) use update::{apply_loop, read_header, rehash_written};
 pub use writer::Writer;
 
 use embedded_io_07::{ErrorKind, Read, Write};

@@ -23,6 +23,8 @@ mod reconstructor;
 mod seekable;
 pub(crate) mod sources;
 pub(crate) mod steps;
+#[cfg(feature = "update")]
+pub mod update;
 mod writer;
 
 pub use error::{Error, SourceFailure, SourceFault};
