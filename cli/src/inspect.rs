@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use splitfdstream::{Chunk, Decoder};
+use splitfdstream_adapters::decompress::Decompressed;
 use splitfdstream_adapters::std::read_retrying;
 
 const READ_BUFFER: usize = 1 << 20;
@@ -112,8 +113,14 @@ pub fn scan(mut input: impl Read, mut each: impl FnMut(Listed) -> Result<()>) ->
 /// The stream cannot be read or is malformed, or stdout fails.
 pub fn run(stream: &Path, json: bool) -> Result<()> {
     let file = File::open(stream).with_context(|| format!("cannot open {}", stream.display()))?;
+    let file =
+        Decompressed::new(file).with_context(|| format!("cannot read {}", stream.display()))?;
+    let compression = file.compression();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
+    if let (false, Some(compression)) = (json, compression) {
+        writeln!(out, "input: a {compression}-compressed stream")?;
+    }
     let summary = if json {
         scan(file, |_| Ok(()))
     } else {
@@ -138,6 +145,7 @@ pub fn run(stream: &Path, json: bool) -> Result<()> {
             "distinct_indices": summary.distinct_indices,
             "max_index": summary.max_index,
             "stream_bytes": summary.stream_bytes,
+            "compression": compression.map(|c| c.name()),
         });
         writeln!(out, "{value}")?;
     } else {

@@ -73,9 +73,10 @@ enum Command {
 Example:
   splitfdstream split layer.tar -o layer.sfd
   # writes layer.sfd, layer.sfd.fds, layer.sfd.sizes and layer.sfd.objects/
-  gzip -dc layer.tar.gz | splitfdstream split - -o layer.sfd --objects /srv/objects")]
+  splitfdstream split layer.tar.gz -o layer.sfd --objects /srv/objects
+  # join rebuilds the uncompressed tar")]
 struct SplitArgs {
-    /// The tar archive, or `-` for stdin.
+    /// The tar archive, or `-` for stdin; gzip, zstd, xz, bzip2 or LZ4 compressed or plain.
     tar: PathBuf,
     /// Where to write the stream.
     #[arg(short, long, value_name = "STREAM")]
@@ -191,7 +192,8 @@ struct InspectArgs {
     /// The stream.
     stream: PathBuf,
     /// Print one JSON object: chunks, inline_chunks, inline_bytes, external_chunks,
-    /// distinct_indices, max_index, stream_bytes.
+    /// distinct_indices, max_index, stream_bytes, compression (of the stream file, or
+    /// null).
     #[arg(long)]
     json: bool,
 }

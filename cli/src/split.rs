@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use splitfdstream_adapters::bundle::{fd_list, sizes, BundleWriter, Durability};
+use splitfdstream_adapters::decompress::{Compression, DecompressError, Decompressed, Segment};
 
 use crate::objects::ObjectStore;
 use crate::progress::Progress;
@@ -53,6 +54,10 @@ impl Outputs {
 /// What a split did.
 #[derive(Clone, Debug)]
 pub struct Report {
+    /// The input's compression, if it was compressed.
+    pub compression: Option<Compression>,
+    /// The input's segments (compressed members, plain parts).
+    pub segments: Vec<Segment>,
     /// What the walk over the archive found.
     pub walk: Walk,
     /// What went into the stream.
@@ -87,14 +92,15 @@ impl<W: io::Write> Sink for SplitSink<'_, W> {
 ///
 /// # Errors
 ///
-/// The input is not a tar, cannot be read, or an output cannot be written.
+/// The input is not a tar, cannot be read or decompressed, or an output cannot be
+/// written.
 pub fn split(input: impl Read, outputs: &Outputs) -> Result<Report> {
     // Create the outputs first, so an unwritable destination fails before any work.
     let mut bundle =
         BundleWriter::create_with(&outputs.stream, Some(&outputs.fds), Some(&outputs.sizes))?;
     let mut store = ObjectStore::open(&outputs.objects)?;
     match split_into(input, &mut bundle, &mut store) {
-        Ok((walk, stream)) => {
+        Ok((walk, stream, compression, segments)) => {
             // Objects on disk before a stream that names them appears.
             let committed = store.sync().and_then(|()| {
                 Ok(bundle.commit(store.paths(), store.sizes(), Durability::Synced)?)
@@ -104,6 +110,8 @@ pub fn split(input: impl Read, outputs: &Outputs) -> Result<Report> {
                 return Err(error);
             }
             Ok(Report {
+                compression,
+                segments,
                 walk,
                 stream,
                 objects: u64::try_from(store.paths().len()).unwrap_or(u64::MAX),
@@ -117,23 +125,49 @@ pub fn split(input: impl Read, outputs: &Outputs) -> Result<Report> {
     }
 }
 
+type Split = (Walk, StreamStats, Option<Compression>, Vec<Segment>);
+
 fn split_into(
     input: impl Read,
     bundle: &mut BundleWriter,
     store: &mut ObjectStore,
-) -> Result<(Walk, StreamStats)> {
-    let input = io::BufReader::with_capacity(READ_BUFFER, input);
+) -> Result<Split> {
+    let mut input = Decompressed::new(input).context("cannot read the input")?;
+    let compression = input.compression();
     let mut sink = SplitSink {
         writer: StreamWriter::new(BufWriter::with_capacity(READ_BUFFER, bundle)),
         store,
     };
-    let walk = tarwalk::walk(input, &mut sink)?;
+    let walk = tarwalk::walk(
+        io::BufReader::with_capacity(READ_BUFFER, &mut input),
+        &mut sink,
+    );
+    let walk = match walk {
+        Ok(walk) => walk,
+        // A corrupt member may decompress to garbage before its checksum fails: the
+        // decompression error, if there is one, is the one to report.
+        Err(error) if compression.is_some() && !from_decompression(&error) => {
+            io::copy(&mut input, &mut io::sink()).context("cannot read the input")?;
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
     let (buffered, stats) = sink.writer.finish().context("cannot write the stream")?;
     buffered
         .into_inner()
         .map_err(|error| error.into_error())
         .context("cannot write the stream")?;
-    Ok((walk, stats))
+    Ok((walk, stats, compression, input.segments().to_vec()))
+}
+
+/// Whether a decompression error caused `error`.
+fn from_decompression(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::get_ref)
+            .is_some_and(|inner| inner.is::<DecompressError>())
+    })
 }
 
 /// The `split` command.
@@ -156,6 +190,14 @@ pub fn run(tar: &Path, outputs: &Outputs, quiet: bool) -> Result<()> {
             .with_context(|| format!("cannot split {}", tar.display()))?
     };
     if !quiet {
+        if let Some(compression) = report.compression {
+            let members = report.segments.len();
+            let compressed: u64 = report.segments.iter().map(|s| s.compressed_len).sum();
+            eprintln!(
+                "input: {compression}-compressed, {compressed} bytes in {members} member{}",
+                if members == 1 { "" } else { "s" }
+            );
+        }
         eprintln!(
             "split {} bytes: {} headers, {} member contents in {} distinct objects ({} bytes) under {}",
             report.walk.total_bytes,
