@@ -225,6 +225,8 @@ pub struct Segments<R: Read> {
     start: usize,
     end: usize,
     segments: Vec<Segment>,
+    /// Decompressed bytes consumed, over every segment.
+    position: u64,
 }
 
 impl<R: Read> fmt::Debug for Segments<R> {
@@ -249,6 +251,7 @@ impl<R: Read> Segments<R> {
             start: 0,
             end: 0,
             segments: Vec::new(),
+            position: 0,
         };
         segments.next_segment()?;
         Ok(segments)
@@ -262,6 +265,35 @@ impl<R: Read> Segments<R> {
     /// The current segment.
     pub fn current(&self) -> Option<&Segment> {
         self.segments.last()
+    }
+
+    /// Decompressed bytes consumed so far, over every segment: the offset of the next
+    /// byte in the decompressed concatenation.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// The next `n` bytes of the current segment (fewer only where it ends), not
+    /// consumed.
+    ///
+    /// # Errors
+    ///
+    /// As `fill_buf`.
+    pub fn peek(&mut self, n: usize) -> io::Result<&[u8]> {
+        if !matches!(self.state, State::Plain(_)) {
+            let n = n.min(OUT_BUFFER);
+            while self.end - self.start < n && self.state.decoder().is_some() {
+                self.out.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+                let got = self.decode_at(self.end)?;
+                self.end += got;
+            }
+        }
+        match &mut self.state {
+            State::Plain(raw) => raw.peek(n),
+            _ => Ok(&self.out[self.start..self.end.min(self.start + n)]),
+        }
     }
 
     /// The input offset of the next raw byte.
@@ -357,15 +389,23 @@ impl<R: Read> Segments<R> {
 
     /// Decompresses more of the current member into `out`.
     fn decode(&mut self) -> io::Result<()> {
+        let got = self.decode_at(0)?;
+        self.start = 0;
+        self.end = got;
+        Ok(())
+    }
+
+    /// Decompresses more of the current member into `out[at..]`; 0 at the member's end.
+    fn decode_at(&mut self, at: usize) -> io::Result<usize> {
         let raw_offset = self.raw_offset();
         let (compression, offset) = self
             .current()
             .map_or((None, 0), |s| (s.compression, s.offset));
         let Some(decoder) = self.state.decoder() else {
-            return Ok(());
+            return Ok(0);
         };
         let got = loop {
-            match decoder.read(&mut self.out) {
+            match decoder.read(&mut self.out[at..]) {
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 result => break result,
             }
@@ -388,13 +428,9 @@ impl<R: Read> Segments<R> {
                     )
                     .into());
                 }
-                Ok(())
+                Ok(0)
             }
-            Ok(got) => {
-                self.start = 0;
-                self.end = got;
-                Ok(())
-            }
+            Ok(got) => Ok(got),
             Err(error) => {
                 let at = self.raw_offset().max(raw_offset);
                 self.state = State::Failed;
@@ -453,6 +489,7 @@ impl<R: Read> BufRead for Segments<R> {
             self.start += amount;
             u64::try_from(amount).unwrap_or(0)
         };
+        self.position += amount;
         if let Some(segment) = self.segments.last_mut() {
             segment.len += amount;
         }
@@ -481,6 +518,15 @@ impl<R: Read> Decompressed<R> {
             segments,
             compression,
         })
+    }
+
+    /// Reads on from `segments`, at the start of the input.
+    pub fn from_segments(segments: Segments<R>) -> Decompressed<R> {
+        let compression = segments.segments().first().and_then(|s| s.compression);
+        Decompressed {
+            segments,
+            compression,
+        }
     }
 
     /// The format of the input's first member; `None` for a plain (or empty) input.
