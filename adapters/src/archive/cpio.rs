@@ -55,7 +55,7 @@
 
 use ::std::fmt;
 use ::std::io::{self, BufRead, Read};
-use ::std::string::String;
+use ::std::string::{String, ToString};
 use ::std::vec::Vec;
 
 use super::Sink;
@@ -234,7 +234,7 @@ pub enum Problem {
     NameWithoutNul,
     /// The input ends inside a member's name, data or padding.
     PastEnd {
-        /// The member's name.
+        /// The member's name (its bytes escaped unless UTF-8).
         name: String,
         /// Bytes the member needs.
         needed: u64,
@@ -243,7 +243,7 @@ pub enum Problem {
     },
     /// A `crc` member's data does not sum to its checksum.
     Checksum {
-        /// The member's name.
+        /// The member's name (its bytes escaped unless UTF-8).
         name: String,
         /// The header's checksum.
         expected: u32,
@@ -280,7 +280,7 @@ impl fmt::Display for Problem {
             Problem::NameWithoutNul => f.write_str("the name does not end with a NUL"),
             Problem::PastEnd { name, needed, got } => write!(
                 f,
-                "member {name:?} runs past the end of its input: {got} of {needed} bytes"
+                "member \"{name}\" runs past the end of its input: {got} of {needed} bytes"
             ),
             Problem::Checksum {
                 name,
@@ -288,7 +288,7 @@ impl fmt::Display for Problem {
                 actual,
             } => write!(
                 f,
-                "member {name:?}: its data sums to {actual:#010x}, the header says {expected:#010x}"
+                "member \"{name}\": its data sums to {actual:#010x}, the header says {expected:#010x}"
             ),
             Problem::JunkInMember => {
                 f.write_str("junk within a compressed member: neither NUL padding nor a cpio archive")
@@ -437,14 +437,14 @@ fn walk_archive<R: Read, S: Sink>(
         if got < name.len() {
             let partial = &name[..got.min(namesize)];
             let partial = partial.strip_suffix(b"\0").unwrap_or(partial);
-            let partial = String::from_utf8_lossy(partial).into_owned();
+            let partial = shown_name(partial);
             return Err(past_end(offset, partial, header.name_span(), got).into());
         }
         name.truncate(namesize);
         if name.pop() != Some(0) {
             return Err(fail(Problem::NameWithoutNul).into());
         }
-        let shown = || String::from_utf8_lossy(&name).into_owned();
+        let shown = || shown_name(&name);
         let size = u64::from(header.filesize);
         if header.is_regular() && size > 0 {
             walk.content_members += 1;
@@ -482,6 +482,14 @@ fn walk_archive<R: Read, S: Sink>(
             walk.archives += 1;
             return Ok(());
         }
+    }
+}
+
+/// A member's name for a message: as it is when it is UTF-8, else with its bytes escaped.
+fn shown_name(name: &[u8]) -> String {
+    match ::std::str::from_utf8(name) {
+        Ok(name) => name.into(),
+        Err(_) => name.escape_ascii().to_string(),
     }
 }
 
