@@ -14,6 +14,8 @@
 //! | `futures_03` | `futures-03` | `futures-io` 0.3 (smol, async-std, `futures`): the `asynch` `Reader`, `Writer` and `reconstruct` over `AsyncRead`/`AsyncWrite`/`AsyncSeek`, through `embedded-io-adapters`' `FromFutures`; no code of its own in the I/O path |
 //! | `tokio_1` | `tokio-1` | a cancel-safe `Reader` and a `Writer` over tokio's `AsyncRead`/`AsyncWrite`, and `reconstruct` into an `AsyncWrite` from the `std` module's sources (files, lazily opened paths) read on the blocking pool |
 //! | `bundle` | `std` (unix) | the bundle on disk (stream, fd list, sizes file): read and write the sidecars, rebuild into a path, a writer or a descriptor, and outputs that appear only when complete |
+//! | `archive` | `archive` | archive walkers as a library: which bytes are member content and which stay inline; cpio `newc`/`crc` archives and initramfs images (NUL padding, plain and compressed archives in any mix), with a header parser free of I/O |
+//! | `decompress` | `decompress` | transparent decompression by magic bytes (gzip, zstd, xz, bzip2, LZ4 frame and legacy), member after member, with errors that name the format and the offset |
 //! | `fd` | `fd` (unix) | descriptors: zero-copy `reconstruct` into a descriptor (`copy_file_range`, `splice`, `sendfile` on Linux), `send`/`receive` of a stream and its sources by `SCM_RIGHTS`, block-device and `FileRange` sources |
 //!
 //! # Features
@@ -35,6 +37,9 @@
 //!   two images, update files written and read (zstd- or gzip-compressed), a verified
 //!   apply, and images that are files, block devices or partitions of GPT or MBR disk
 //!   images (through `gpt`, `mbrman`, `zstd`, `flate2` and `tempfile`).
+//! - `decompress` (implies `std`): the `decompress` module, over `flate2` (zlib-rs),
+//!   `zstd`, `liblzma`, `bzip2` (pure Rust) and `lz4_flex`.
+//! - `archive` (implies `decompress`): the `archive` module.
 //! - `defmt`: derives `defmt::Format` on the public types; forwarded to the core,
 //!   `embedded-io` and `heapless`.
 //!
@@ -104,10 +109,14 @@ mod format;
 mod io_loops;
 mod source_ref;
 
+#[cfg(feature = "archive")]
+pub mod archive;
 #[cfg(feature = "async")]
 pub mod asynch;
 #[cfg(all(feature = "std", unix))]
 pub mod bundle;
+#[cfg(feature = "decompress")]
+pub mod decompress;
 pub mod embedded_io;
 #[cfg(all(feature = "fd", unix))]
 pub mod fd;

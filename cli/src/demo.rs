@@ -172,17 +172,17 @@ pub fn run(input: Option<&Path>, quiet: bool) -> Result<()> {
     let split_time = started.elapsed();
     say(format!(
         "split     {} member contents -> {} objects ({}); stream {} with {} inline, in {}",
-        report.walk.content_members,
+        report.archive.content_members(),
         report.objects,
         HumanBytes(report.object_bytes),
         HumanBytes(report.stream.stream_bytes),
         HumanBytes(report.stream.inline_bytes),
         millis(split_time),
     ));
-    if report.walk.content_members > report.objects {
+    if report.archive.content_members() > report.objects {
         say(format!(
             "dedup     {} identical contents stored once",
-            report.walk.content_members - report.objects
+            report.archive.content_members() - report.objects
         ));
     }
 

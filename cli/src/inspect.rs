@@ -1,4 +1,5 @@
-//! `inspect`: the chunks of a stream and a summary.
+//! `inspect`: the chunks of a stream and a summary; or the segments of an initramfs image
+//! (or cpio archive), with their offsets and compression.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -7,6 +8,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use splitfdstream::{Chunk, Decoder};
+use splitfdstream_adapters::archive::{self, cpio};
+use splitfdstream_adapters::decompress::{Decompressed, Segments};
 use splitfdstream_adapters::std::read_retrying;
 
 const READ_BUFFER: usize = 1 << 20;
@@ -112,8 +115,21 @@ pub fn scan(mut input: impl Read, mut each: impl FnMut(Listed) -> Result<()>) ->
 /// The stream cannot be read or is malformed, or stdout fails.
 pub fn run(stream: &Path, json: bool) -> Result<()> {
     let file = File::open(stream).with_context(|| format!("cannot open {}", stream.display()))?;
+    let mut segments =
+        Segments::new(file).with_context(|| format!("cannot read {}", stream.display()))?;
+    let head = segments
+        .peek(6)
+        .with_context(|| format!("cannot read {}", stream.display()))?;
+    if cpio::is_cpio(head) {
+        return image(segments, stream, json);
+    }
+    let file = Decompressed::from_segments(segments);
+    let compression = file.compression();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
+    if let (false, Some(compression)) = (json, compression) {
+        writeln!(out, "input: a {compression}-compressed stream")?;
+    }
     let summary = if json {
         scan(file, |_| Ok(()))
     } else {
@@ -138,6 +154,7 @@ pub fn run(stream: &Path, json: bool) -> Result<()> {
             "distinct_indices": summary.distinct_indices,
             "max_index": summary.max_index,
             "stream_bytes": summary.stream_bytes,
+            "compression": compression.map(|c| c.name()),
         });
         writeln!(out, "{value}")?;
     } else {
@@ -154,6 +171,82 @@ pub fn run(stream: &Path, json: bool) -> Result<()> {
             summary.distinct_indices,
             max,
             summary.stream_bytes,
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Reads and drops member contents: the walk alone says what the image holds.
+struct Discard;
+
+impl archive::Sink for Discard {
+    type Error = anyhow::Error;
+
+    fn inline(&mut self, _bytes: &[u8]) -> Result<()> {
+        Ok(())
+    }
+
+    fn content(&mut self, content: &mut dyn Read, _len: u64) -> Result<()> {
+        io::copy(content, &mut io::sink())?;
+        Ok(())
+    }
+}
+
+/// `inspect` of an initramfs image or cpio archive: its segments and what they hold.
+fn image<R: Read>(mut segments: Segments<R>, path: &Path, json: bool) -> Result<()> {
+    let walk = cpio::walk_image(&mut segments, &mut Discard)
+        .with_context(|| format!("cannot inspect {}", path.display()))?;
+    let input_bytes: u64 = walk.segments.iter().map(|s| s.compressed_len).sum();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if json {
+        let listed: Vec<_> = walk
+            .segments
+            .iter()
+            .map(|segment| {
+                serde_json::json!({
+                    "offset": segment.offset,
+                    "compression": segment.compression.map(|c| c.name()),
+                    "input_bytes": segment.compressed_len,
+                    "bytes": segment.len,
+                })
+            })
+            .collect();
+        let value = serde_json::json!({
+            "kind": "cpio",
+            "segments": listed,
+            "archives": walk.archives,
+            "members": walk.members,
+            "content_members": walk.content_members,
+            "input_bytes": input_bytes,
+            "bytes": walk.total_bytes,
+        });
+        writeln!(out, "{value}")?;
+    } else {
+        writeln!(out, "input: an initramfs image (cpio newc/crc archives)")?;
+        writeln!(
+            out,
+            "{:>14}  {:<12}  {:>14}  {:>14}",
+            "offset", "compression", "input bytes", "bytes"
+        )?;
+        for segment in &walk.segments {
+            let compression = segment.compression.map_or("none", |c| c.name());
+            writeln!(
+                out,
+                "{:>14}  {compression:<12}  {:>14}  {:>14}",
+                segment.offset, segment.compressed_len, segment.len
+            )?;
+        }
+        writeln!(
+            out,
+            "{} segments: {} cpio archives, {} members ({} with data); {} input bytes, {} decompressed",
+            walk.segments.len(),
+            walk.archives,
+            walk.members,
+            walk.content_members,
+            input_bytes,
+            walk.total_bytes,
         )?;
     }
     out.flush()?;

@@ -67,19 +67,23 @@ enum Command {
     DemoReceive(DemoReceiveArgs),
 }
 
-/// Split a tar into a stream, objects and an fd list.
+/// Split a tar, a cpio archive or an initramfs image into a stream, objects and an fd list.
 ///
 /// Every regular member's stored bytes become a content-addressed object (identical
-/// contents are stored once); headers, extended records, padding and anything after the
-/// archive stay inline, so `join` rebuilds the exact input bytes.
+/// contents are stored once); headers, extended records, names, padding and anything
+/// after the archive stay inline, so `join` rebuilds the exact input bytes, decompressed.
+/// A compressed input (gzip, zstd, xz, bzip2, LZ4) is decompressed on the fly; an
+/// initramfs image may mix NUL padding, plain cpio archives (newc or crc) and compressed
+/// ones.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Example:
   splitfdstream split layer.tar -o layer.sfd
   # writes layer.sfd, layer.sfd.fds, layer.sfd.sizes and layer.sfd.objects/
-  gzip -dc layer.tar.gz | splitfdstream split - -o layer.sfd --objects /srv/objects")]
+  splitfdstream split layer.tar.gz -o layer.sfd --objects /srv/objects
+  # join rebuilds the uncompressed tar")]
 struct SplitArgs {
-    /// The tar archive, or `-` for stdin.
+    /// The tar, cpio archive or initramfs image, or `-` for stdin; plain or compressed.
     tar: PathBuf,
     /// Where to write the stream.
     #[arg(short, long, value_name = "STREAM")]
@@ -237,10 +241,13 @@ struct FromTarSplitArgs {
     no_verify: bool,
 }
 
-/// List a stream's chunks and summarize them.
+/// List a stream's chunks and summarize them; or an initramfs image's segments.
 ///
 /// One line per chunk (stream offset, kind, inline length or external index), then a
-/// summary; --json prints only the summary, as one JSON object.
+/// summary; --json prints only the summary, as one JSON object. A compressed stream is
+/// read decompressed, and named as such. Given an initramfs image or a cpio archive
+/// instead, one line per segment (input offset, compression, input and decompressed
+/// bytes), then the archives and members it holds.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Example:
@@ -250,7 +257,8 @@ struct InspectArgs {
     /// The stream.
     stream: PathBuf,
     /// Print one JSON object: chunks, inline_chunks, inline_bytes, external_chunks,
-    /// distinct_indices, max_index, stream_bytes.
+    /// distinct_indices, max_index, stream_bytes, compression (of the stream file, or
+    /// null).
     #[arg(long)]
     json: bool,
 }

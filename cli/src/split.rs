@@ -1,11 +1,16 @@
-//! `split`: a tar becomes a stream, content-addressed objects and an fd list.
+//! `split`: a tar, a cpio archive or an initramfs image, plain or compressed, becomes a
+//! stream, content-addressed objects and an fd list.
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use splitfdstream_adapters::archive::{self, cpio};
 use splitfdstream_adapters::bundle::{fd_list, sizes, BundleWriter, Durability};
+use splitfdstream_adapters::decompress::{
+    Compression, DecompressError, Decompressed, Segment, Segments,
+};
 
 use crate::objects::ObjectStore;
 use crate::progress::Progress;
@@ -53,14 +58,49 @@ impl Outputs {
 /// What a split did.
 #[derive(Clone, Debug)]
 pub struct Report {
+    /// The input's compression, if it was compressed.
+    pub compression: Option<Compression>,
+    /// The input's segments (compressed members, plain parts).
+    pub segments: Vec<Segment>,
     /// What the walk over the archive found.
-    pub walk: Walk,
+    pub archive: Archive,
     /// What went into the stream.
     pub stream: StreamStats,
     /// Distinct objects referenced.
     pub objects: u64,
     /// Their total size.
     pub object_bytes: u64,
+}
+
+/// What the walk over the input found.
+#[derive(Clone, Debug)]
+pub enum Archive {
+    /// A tar archive.
+    Tar(Walk),
+    /// cpio archives: one, or an initramfs image.
+    Cpio(cpio::Walk),
+}
+
+impl Archive {
+    /// Regular members whose content became objects.
+    pub fn content_members(&self) -> u64 {
+        match self {
+            Archive::Tar(walk) => walk.content_members,
+            Archive::Cpio(walk) => walk.content_members,
+        }
+    }
+}
+
+impl<W: io::Write> archive::Sink for SplitSink<'_, W> {
+    type Error = anyhow::Error;
+
+    fn inline(&mut self, bytes: &[u8]) -> Result<()> {
+        Sink::inline(self, bytes)
+    }
+
+    fn content(&mut self, content: &mut dyn Read, len: u64) -> Result<()> {
+        Sink::content(self, content, len)
+    }
 }
 
 struct SplitSink<'a, W: io::Write> {
@@ -87,14 +127,15 @@ impl<W: io::Write> Sink for SplitSink<'_, W> {
 ///
 /// # Errors
 ///
-/// The input is not a tar, cannot be read, or an output cannot be written.
+/// The input is not a tar, cannot be read or decompressed, or an output cannot be
+/// written.
 pub fn split(input: impl Read, outputs: &Outputs) -> Result<Report> {
     // Create the outputs first, so an unwritable destination fails before any work.
     let mut bundle =
         BundleWriter::create_with(&outputs.stream, Some(&outputs.fds), Some(&outputs.sizes))?;
     let mut store = ObjectStore::open(&outputs.objects)?;
     match split_into(input, &mut bundle, &mut store) {
-        Ok((walk, stream)) => {
+        Ok((archive, stream, compression, segments)) => {
             // Objects on disk before a stream that names them appears.
             let committed = store.sync().and_then(|()| {
                 Ok(bundle.commit(store.paths(), store.sizes(), Durability::Synced)?)
@@ -104,7 +145,9 @@ pub fn split(input: impl Read, outputs: &Outputs) -> Result<Report> {
                 return Err(error);
             }
             Ok(Report {
-                walk,
+                compression,
+                segments,
+                archive,
                 stream,
                 objects: u64::try_from(store.paths().len()).unwrap_or(u64::MAX),
                 object_bytes: store.distinct_bytes(),
@@ -117,23 +160,65 @@ pub fn split(input: impl Read, outputs: &Outputs) -> Result<Report> {
     }
 }
 
+type Split = (Archive, StreamStats, Option<Compression>, Vec<Segment>);
+
 fn split_into(
     input: impl Read,
     bundle: &mut BundleWriter,
     store: &mut ObjectStore,
-) -> Result<(Walk, StreamStats)> {
-    let input = io::BufReader::with_capacity(READ_BUFFER, input);
+) -> Result<Split> {
+    let mut segments = Segments::new(input).context("cannot read the input")?;
+    let is_cpio = cpio::is_cpio(segments.peek(6).context("cannot read the input")?);
     let mut sink = SplitSink {
         writer: StreamWriter::new(BufWriter::with_capacity(READ_BUFFER, bundle)),
         store,
     };
-    let walk = tarwalk::walk(input, &mut sink)?;
+    let (archive, compression, segments) = if is_cpio {
+        let walk = cpio::walk_image(&mut segments, &mut sink)?;
+        let compression = walk.segments.iter().find_map(|segment| segment.compression);
+        let segments = walk.segments.clone();
+        (Archive::Cpio(walk), compression, segments)
+    } else {
+        let (walk, compression, segments) = walk_tar(segments, &mut sink)?;
+        (Archive::Tar(walk), compression, segments)
+    };
     let (buffered, stats) = sink.writer.finish().context("cannot write the stream")?;
     buffered
         .into_inner()
         .map_err(|error| error.into_error())
         .context("cannot write the stream")?;
-    Ok((walk, stats))
+    Ok((archive, stats, compression, segments))
+}
+
+/// Walks a tar archive, plain or compressed.
+fn walk_tar<R: Read>(
+    segments: Segments<R>,
+    sink: &mut impl Sink,
+) -> Result<(Walk, Option<Compression>, Vec<Segment>)> {
+    let mut input = Decompressed::from_segments(segments);
+    let compression = input.compression();
+    let walk = tarwalk::walk(io::BufReader::with_capacity(READ_BUFFER, &mut input), sink);
+    let walk = match walk {
+        Ok(walk) => walk,
+        // A corrupt member may decompress to garbage before its checksum fails: the
+        // decompression error, if there is one, is the one to report.
+        Err(error) if compression.is_some() && !from_decompression(&error) => {
+            io::copy(&mut input, &mut io::sink()).context("cannot read the input")?;
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
+    Ok((walk, compression, input.segments().to_vec()))
+}
+
+/// Whether a decompression error caused `error`.
+fn from_decompression(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::get_ref)
+            .is_some_and(|inner| inner.is::<DecompressError>())
+    })
 }
 
 /// The `split` command.
@@ -144,7 +229,9 @@ fn split_into(
 pub fn run(tar: &Path, outputs: &Outputs, quiet: bool) -> Result<()> {
     let report = if tar == Path::new("-") {
         if io::stdin().is_terminal() {
-            anyhow::bail!("refusing to read a tar from a terminal; pipe one in or name a file");
+            anyhow::bail!(
+                "refusing to read an archive from a terminal; pipe one in or name a file"
+            );
         }
         let progress = Progress::new(quiet, "split", None);
         split(progress.track(io::stdin().lock()), outputs)?
@@ -156,29 +243,72 @@ pub fn run(tar: &Path, outputs: &Outputs, quiet: bool) -> Result<()> {
             .with_context(|| format!("cannot split {}", tar.display()))?
     };
     if !quiet {
-        eprintln!(
-            "split {} bytes: {} headers, {} member contents in {} distinct objects ({} bytes) under {}",
-            report.walk.total_bytes,
-            report.walk.headers,
-            report.walk.content_members,
-            report.objects,
-            report.object_bytes,
-            outputs.objects.display(),
-        );
-        eprintln!(
-            "stream {}: {} bytes ({} inline in {} chunks, {} external references); fd list {}",
-            outputs.stream.display(),
-            report.stream.stream_bytes,
-            report.stream.inline_bytes,
-            report.stream.inline_chunks,
-            report.stream.external_chunks,
-            outputs.fds.display(),
-        );
-        if let Some(offset) = report.walk.unparsed_from {
+        print_report(&report, outputs);
+    }
+    Ok(())
+}
+
+fn print_report(report: &Report, outputs: &Outputs) {
+    match &report.archive {
+        Archive::Tar(walk) => {
+            if let Some(compression) = report.compression {
+                let members = report.segments.len();
+                let compressed: u64 = report.segments.iter().map(|s| s.compressed_len).sum();
+                eprintln!(
+                    "input: {compression}-compressed, {compressed} bytes in {members} member{}",
+                    if members == 1 { "" } else { "s" }
+                );
+            }
             eprintln!(
-                "note: the block at offset {offset} is not a tar header; everything from there on is kept inline"
+                "split {} bytes: {} headers, {} member contents in {} distinct objects ({} bytes) under {}",
+                walk.total_bytes,
+                walk.headers,
+                walk.content_members,
+                report.objects,
+                report.object_bytes,
+                outputs.objects.display(),
+            );
+        }
+        Archive::Cpio(walk) => {
+            for segment in &walk.segments {
+                eprintln!(
+                    "input at offset {}: {}, {} bytes, {} decompressed",
+                    segment.offset,
+                    segment
+                        .compression
+                        .map_or("plain", |compression| compression.name()),
+                    segment.compressed_len,
+                    segment.len,
+                );
+            }
+            eprintln!(
+                "split {} bytes: {} cpio archives, {} members, {} member contents in {} distinct objects ({} bytes) under {}",
+                walk.total_bytes,
+                walk.archives,
+                walk.members,
+                walk.content_members,
+                report.objects,
+                report.object_bytes,
+                outputs.objects.display(),
             );
         }
     }
-    Ok(())
+    eprintln!(
+        "stream {}: {} bytes ({} inline in {} chunks, {} external references); fd list {}",
+        outputs.stream.display(),
+        report.stream.stream_bytes,
+        report.stream.inline_bytes,
+        report.stream.inline_chunks,
+        report.stream.external_chunks,
+        outputs.fds.display(),
+    );
+    if let Archive::Tar(Walk {
+        unparsed_from: Some(offset),
+        ..
+    }) = report.archive
+    {
+        eprintln!(
+            "note: the block at offset {offset} is not a tar header; everything from there on is kept inline"
+        );
+    }
 }

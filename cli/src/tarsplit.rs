@@ -1,7 +1,7 @@
 //! `from-tar-split`: containers-storage tar-split metadata becomes a stream whose external
 //! sources are the layer's files on disk.
 //!
-//! The metadata is JSON lines, gzip-compressed or plain. Type 2 entries (segments) carry
+//! The metadata is JSON lines, plain or compressed (gzip, zstd, xz, bzip2, LZ4). Type 2 entries (segments) carry
 //! base64 raw tar bytes that go inline; type 1 entries (files) name a member whose `size`
 //! content bytes are read from disk, with the base64 big-endian CRC-64 (Go's `crc64.ISO`
 //! table) of that content as `payload`. Nothing is copied: the fd list points at the files.
@@ -26,6 +26,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use splitfdstream_adapters::bundle::{BundleWriter, Durability};
+use splitfdstream_adapters::decompress::Decompressed;
 
 use crate::progress::Progress;
 use crate::regular::{self, Beneath};
@@ -90,16 +91,10 @@ pub struct Options<'a> {
 pub fn convert(metadata: &Path, options: &Options<'_>, progress: &Progress) -> Result<Report> {
     let file =
         File::open(metadata).with_context(|| format!("cannot open {}", metadata.display()))?;
-    let mut raw = BufReader::with_capacity(READ_BUFFER, file);
-    let gzip = raw
-        .fill_buf()
-        .with_context(|| format!("cannot read {}", metadata.display()))?
-        .starts_with(&[0x1f, 0x8b]);
-    let lines: Box<dyn BufRead> = if gzip {
-        Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(raw)))
-    } else {
-        Box::new(raw)
-    };
+    let lines = BufReader::with_capacity(
+        READ_BUFFER,
+        Decompressed::new(file).with_context(|| format!("cannot read {}", metadata.display()))?,
+    );
     let root = std::fs::canonicalize(options.root)
         .with_context(|| format!("cannot open root directory {}", options.root.display()))?;
     let beneath = Beneath::root(&root)?;

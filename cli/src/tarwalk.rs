@@ -157,17 +157,6 @@ fn check_first_block(block: &[u8]) -> Result<()> {
     if block.is_empty() {
         bail!("not a tar archive: the input is empty");
     }
-    let compressed = [
-        (&[0x1f, 0x8b][..], "gzip"),
-        (&[0x28, 0xb5, 0x2f, 0xfd][..], "zstd"),
-        (&[0xfd, b'7', b'z', b'X', b'Z', 0][..], "xz"),
-        (&b"BZh"[..], "bzip2"),
-    ];
-    for (magic, name) in compressed {
-        if block.starts_with(magic) {
-            bail!("not a tar archive: the input is {name}-compressed; decompress it first");
-        }
-    }
     if block.len() < BLOCK {
         bail!(
             "not a tar archive: the input is {} bytes, shorter than one 512-byte block",
@@ -504,7 +493,6 @@ mod tests {
         let errors = [
             (&b""[..], "empty"),
             (&b"short"[..], "shorter than one 512-byte block"),
-            (&[0x1f, 0x8b, 8, 0][..], "gzip"),
             (&[b'x'; 1024][..], "bad checksum"),
         ];
         for (input, message) in errors {

@@ -335,7 +335,6 @@ fn non_tar_input_to_split() {
         ("text", "the first 512-byte block is not a valid tar header"),
         ("short", "shorter than one 512-byte block"),
         ("empty", "the input is empty"),
-        ("gz", "gzip-compressed"),
     ];
     for (input, message) in cases {
         fails(
@@ -345,6 +344,12 @@ fn non_tar_input_to_split() {
         );
         only(dir, &["text", "short", "empty", "gz"]);
     }
+    fails(
+        dir,
+        ["split", "gz", "-o", "s.sfd"],
+        &["truncated gzip data", "offset 0"],
+    );
+    only(dir, &["text", "short", "empty", "gz"]);
     fails(
         dir,
         ["split", "absent.tar", "-o", "s.sfd"],

@@ -85,6 +85,7 @@ fn inspect_lists_chunks_and_summarises() {
             "distinct_indices": 3,
             "max_index": 1u64 << 40,
             "stream_bytes": 54,
+            "compression": null,
         })
     );
 

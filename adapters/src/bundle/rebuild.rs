@@ -326,6 +326,24 @@ impl Bundle {
         })
     }
 
+    /// The stream's bytes: with the `decompress` feature, decompressed when the file is
+    /// compressed.
+    #[cfg(feature = "decompress")]
+    fn read_stream(&self) -> Result<crate::decompress::Decompressed<File>, BundleError> {
+        crate::decompress::Decompressed::new(self.open_stream()?).map_err(|error| {
+            BundleError::Stream {
+                path: self.stream.clone(),
+                error,
+            }
+        })
+    }
+
+    /// The stream's bytes.
+    #[cfg(not(feature = "decompress"))]
+    fn read_stream(&self) -> Result<File, BundleError> {
+        self.open_stream()
+    }
+
     fn failed(&self, error: Error) -> BundleError {
         BundleError::Rebuild {
             stream: self.stream.clone(),
@@ -345,7 +363,7 @@ impl Bundle {
         S: Sources + ?Sized,
         W: Write,
     {
-        let stream = self.open_stream()?;
+        let stream = self.read_stream()?;
         crate::std::reconstruct_as(self.format, stream, sources, out)
             .map_err(|error| self.failed(error))
     }
@@ -363,7 +381,7 @@ impl Bundle {
         S: Sources + ?Sized,
         F: ::std::os::fd::AsFd,
     {
-        let stream = self.open_stream()?;
+        let stream = self.read_stream()?;
         crate::fd::Reconstruct::new()
             .format(self.format)
             .run(stream, sources, out)

@@ -112,12 +112,19 @@ pub fn sha256sum(path: &Path) -> String {
 /// and checks the bytes; checks `verify` against `sha256sum`. Returns the objects'
 /// directory.
 pub fn round_trip(dir: &Path, tar: &Path, stream: &str) -> PathBuf {
+    round_trip_to(dir, tar, tar, stream)
+}
+
+/// As [`round_trip`], for an `input` whose join is `plain` (the input decompressed).
+#[allow(dead_code)]
+pub fn round_trip_to(dir: &Path, input: &Path, plain: &Path, stream: &str) -> PathBuf {
+    let tar = plain;
     ok(
         dir,
         [
             OsStr::new("--quiet"),
             OsStr::new("split"),
-            tar.as_os_str(),
+            input.as_os_str(),
             OsStr::new("-o"),
             OsStr::new(stream),
         ],
