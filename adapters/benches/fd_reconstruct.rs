@@ -270,7 +270,10 @@ fn run(
         }
         Variant::SeekPaths => {
             let stream = io::Cursor::new(layer.stream.as_slice());
-            copy(SeekableReconstructor::new(stream, paths(layer)).unwrap(), &out)
+            copy(
+                SeekableReconstructor::new(stream, paths(layer)).unwrap(),
+                &out,
+            )
         }
         #[cfg(feature = "tokio-1")]
         Variant::TokioPaths => tokio::runtime::Builder::new_current_thread()
