@@ -74,7 +74,9 @@ enum Command {
 Example:
   splitfdstream split layer.tar -o layer.sfd
   # writes layer.sfd, layer.sfd.fds, layer.sfd.sizes and layer.sfd.objects/
-  gzip -dc layer.tar.gz | splitfdstream split - -o layer.sfd --objects /srv/objects")]
+  gzip -dc layer.tar.gz | splitfdstream split - -o layer.sfd --objects /srv/objects
+  splitfdstream split layer.tar --format dir -o layer.sdfs
+  # writes layer.sdfs, layer.sdfs.dirs (line 0: the objects directory) and layer.sdfs.objects/")]
 struct SplitArgs {
     /// The tar archive, or `-` for stdin.
     tar: PathBuf,
@@ -84,6 +86,14 @@ struct SplitArgs {
     /// Directory for the objects [default: STREAM.objects].
     #[arg(long, value_name = "DIR")]
     objects: Option<PathBuf>,
+    /// The stream's format: `v1` (splitfdstream, with STREAM.fds and STREAM.sizes) or
+    /// `dir` (splitdirfdstream, with STREAM.dirs; each object named beneath directory 0,
+    /// the objects directory).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format, default_value = "v1")]
+    format: Format,
+    /// The directory list of a `dir` stream [default: STREAM.dirs].
+    #[arg(long, value_name = "LIST")]
+    dirs: Option<PathBuf>,
     #[command(flatten)]
     sidecars: Sidecars,
 }
@@ -295,7 +305,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Split(args) => {
             let Sidecars { fds, sizes } = args.sidecars;
-            let outputs = split::Outputs::new(&args.output, args.objects, fds, sizes);
+            let dir = args.format == Format::Splitdirfdstream;
+            if dir && (fds.is_some() || sizes.is_some()) {
+                anyhow::bail!("--fds and --sizes are for the v1 format; a dir stream has --dirs");
+            }
+            if !dir && args.dirs.is_some() {
+                anyhow::bail!("--dirs is for the dir format; a v1 stream has --fds");
+            }
+            let mut outputs =
+                split::Outputs::new(&args.output, args.objects, fds, sizes).in_format(args.format);
+            if let Some(dirs) = args.dirs {
+                outputs.dirs = dirs;
+            }
             split::run(&args.tar, &outputs, quiet)
         }
         Command::Join(args) => {

@@ -1,8 +1,10 @@
-//! Writing a stream: consecutive inline bytes are coalesced into one chunk.
+//! Writing a stream in either format: consecutive inline bytes are coalesced into one
+//! chunk (a Metadata chunk, in the successor format).
 
 use std::io::{self, Write};
 
 use splitfdstream::Header;
+use splitfdstream_adapters::std::DirWriter;
 
 /// Inline bytes are flushed as a chunk at the next external reference, at the end, or
 /// when this many are pending.
@@ -21,19 +23,35 @@ pub struct StreamStats {
     pub stream_bytes: u64,
 }
 
+/// Where the chunks go: the first format's prefixes, or the successor's chunks.
+#[derive(Debug)]
+enum Out<W: Write> {
+    V1(W),
+    Dir(DirWriter<W>),
+}
+
 /// Encodes chunks onto a writer, merging adjacent inline writes.
 #[derive(Debug)]
 pub struct StreamWriter<W: Write> {
-    out: W,
+    out: Out<W>,
     pending: Vec<u8>,
     stats: StreamStats,
 }
 
 impl<W: Write> StreamWriter<W> {
-    /// A writer at the start of a stream.
+    /// A writer at the start of a stream of the first format.
     pub fn new(out: W) -> StreamWriter<W> {
         StreamWriter {
-            out,
+            out: Out::V1(out),
+            pending: Vec::new(),
+            stats: StreamStats::default(),
+        }
+    }
+
+    /// A writer at the start of a splitdirfdstream: inline bytes become Metadata chunks.
+    pub fn dir(out: W) -> StreamWriter<W> {
+        StreamWriter {
+            out: Out::Dir(DirWriter::new(out)),
             pending: Vec::new(),
             stats: StreamStats::default(),
         }
@@ -59,10 +77,30 @@ impl<W: Write> StreamWriter<W> {
     /// Writing fails, or the index is above `i64::MAX`.
     pub fn external(&mut self, index: u64) -> io::Result<()> {
         self.flush_inline()?;
+        let Out::V1(out) = &mut self.out else {
+            return Err(invalid("a splitdirfdstream has no external indices"));
+        };
         let header = Header::external(index).map_err(invalid)?;
-        self.out.write_all(header.as_bytes())?;
+        out.write_all(header.as_bytes())?;
         self.stats.external_chunks += 1;
         self.stats.stream_bytes += 8;
+        Ok(())
+    }
+
+    /// Appends a FileBackedData chunk: `len` bytes of `name` beneath directory `dir`.
+    ///
+    /// # Errors
+    ///
+    /// Writing fails, the stream is of the first format, or the name breaks the rules.
+    pub fn file_backed(&mut self, dir: u32, len: u64, name: &[u8]) -> io::Result<()> {
+        self.flush_inline()?;
+        let Out::Dir(out) = &mut self.out else {
+            return Err(invalid("a splitfdstream of the first format has no names"));
+        };
+        let before = out.position();
+        out.write_file_backed(dir, len, name)?;
+        self.stats.external_chunks += 1;
+        self.stats.stream_bytes += out.position() - before;
         Ok(())
     }
 
@@ -71,13 +109,22 @@ impl<W: Write> StreamWriter<W> {
             return Ok(());
         }
         let len = u64::try_from(self.pending.len()).map_err(invalid)?;
-        let header = Header::inline(len).map_err(invalid)?;
-        self.out.write_all(header.as_bytes())?;
-        self.out.write_all(&self.pending)?;
+        match &mut self.out {
+            Out::V1(out) => {
+                let header = Header::inline(len).map_err(invalid)?;
+                out.write_all(header.as_bytes())?;
+                out.write_all(&self.pending)?;
+                self.stats.stream_bytes += 8 + len;
+            }
+            Out::Dir(out) => {
+                let before = out.position();
+                out.write_metadata(&self.pending)?;
+                self.stats.stream_bytes += out.position() - before;
+            }
+        }
         self.pending.clear();
         self.stats.inline_chunks += 1;
         self.stats.inline_bytes += len;
-        self.stats.stream_bytes += 8 + len;
         Ok(())
     }
 
@@ -88,8 +135,14 @@ impl<W: Write> StreamWriter<W> {
     /// Writing or flushing fails.
     pub fn finish(mut self) -> io::Result<(W, StreamStats)> {
         self.flush_inline()?;
-        self.out.flush()?;
-        Ok((self.out, self.stats))
+        let out = match self.out {
+            Out::V1(mut out) => {
+                out.flush()?;
+                out
+            }
+            Out::Dir(out) => out.finish()?,
+        };
+        Ok((out, self.stats))
     }
 }
 
@@ -131,6 +184,25 @@ mod tests {
             &bytes[..8],
             &[0xfb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
         );
+    }
+
+    #[test]
+    fn a_dir_stream_coalesces_metadata_and_names_files() {
+        use splitfdstream::dir;
+        let mut writer = StreamWriter::dir(Vec::new());
+        writer.inline(b"he").unwrap();
+        writer.inline(b"llo").unwrap();
+        writer.file_backed(0, 9, b"ab").unwrap();
+        assert!(writer.external(1).is_err());
+        let (bytes, stats) = writer.finish().unwrap();
+        let chunks: Vec<dir::Chunk<'_>> = dir::Chunks::new(&bytes).map(Result::unwrap).collect();
+        assert_eq!(chunks.len(), 2);
+        assert!(matches!(chunks[0], dir::Chunk::Metadata(f) if f.data == b"hello"));
+        assert!(
+            matches!(chunks[1], dir::Chunk::FileBackedData(f) if f.name == b"ab" && f.content_len == 9)
+        );
+        assert_eq!(stats.stream_bytes, u64::try_from(bytes.len()).unwrap());
+        assert_eq!((stats.inline_chunks, stats.external_chunks), (1, 1));
     }
 
     #[test]

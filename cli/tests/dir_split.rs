@@ -1,0 +1,176 @@
+//! `split --format dir`: a tar becomes a splitdirfdstream, `STREAM.dirs` (line 0 the
+//! objects directory) and the objects; the command joins it back byte for byte, and the
+//! reference implementation (`composefs-splitdirfdstream` 0.9.4) reads the same stream chunk
+//! for chunk and rebuilds it from the objects directory.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::fs::{self, File};
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use common::{fails, ok, sha256_hex};
+use composefs_splitdirfdstream as reference;
+
+/// A tar with two members of the same content, one of another, an empty one and a
+/// directory; returns its bytes.
+fn layer_tar(dir: &Path) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, content) in [
+        ("one", &b"same content"[..]),
+        ("two", b"different"),
+        ("three", b"same content"),
+        ("empty", b""),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(u64::try_from(content.len()).unwrap());
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, name, content).unwrap();
+    }
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Directory);
+    header.set_size(0);
+    header.set_cksum();
+    builder.append_data(&mut header, "sub/", &b""[..]).unwrap();
+    let bytes = builder.into_inner().unwrap();
+    fs::write(dir.join("layer.tar"), &bytes).unwrap();
+    bytes
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Event {
+    Metadata(Vec<u8>),
+    Inline(Vec<u8>),
+    File(u32, u64, Vec<u8>),
+}
+
+fn their_read(stream: &[u8]) -> Vec<Event> {
+    let mut reader = reference::SplitdirfdstreamReader::new(stream);
+    let mut events = Vec::new();
+    while let Some(chunk) = reader.next_chunk().unwrap() {
+        events.push(match chunk {
+            reference::Chunk::Metadata(body) => Event::Metadata(body.to_vec()),
+            reference::Chunk::InlineData(body) => Event::Inline(body.to_vec()),
+            reference::Chunk::FileBackedData {
+                dirfd_index,
+                length,
+                filename,
+            } => Event::File(dirfd_index, length, filename.to_vec()),
+        });
+    }
+    events
+}
+
+fn our_read(stream: &[u8]) -> Vec<Event> {
+    use splitfdstream::dir::{Chunk, Chunks};
+    Chunks::new(stream)
+        .map(|chunk| match chunk.unwrap() {
+            Chunk::Metadata(f) => Event::Metadata(f.data.to_vec()),
+            Chunk::InlineData(f) => Event::Inline(f.data.to_vec()),
+            Chunk::FileBackedData(f) => Event::File(f.dir_index, f.content_len, f.name.to_vec()),
+        })
+        .collect()
+}
+
+#[test]
+fn split_dir_joins_back_and_the_reference_reads_and_rebuilds_it() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let tar = layer_tar(dir);
+    fs::create_dir(dir.join("out")).unwrap();
+    ok(
+        dir,
+        [
+            "-q",
+            "split",
+            "--format",
+            "dir",
+            "layer.tar",
+            "-o",
+            "out/layer.sdfs",
+        ],
+    );
+    assert_eq!(
+        common::names(&dir.join("out")),
+        ["layer.sdfs", "layer.sdfs.dirs", "layer.sdfs.objects"]
+    );
+    // Line 0 of the list is the objects directory, relative to the list.
+    assert_eq!(
+        fs::read_to_string(dir.join("out/layer.sdfs.dirs")).unwrap(),
+        "layer.sdfs.objects\n"
+    );
+    let mut objects = common::names(&dir.join("out/layer.sdfs.objects"));
+    // An empty member has no content to reference: its header alone is Metadata.
+    let mut expected_objects = vec![sha256_hex(b"same content"), sha256_hex(b"different")];
+    objects.sort();
+    expected_objects.sort();
+    assert_eq!(objects, expected_objects);
+
+    // The command joins it (the format from the sidecar), byte for byte.
+    assert_eq!(ok(dir, ["join", "out/layer.sdfs"]), tar);
+    ok(dir, ["join", "out/layer.sdfs", "-o", "copy.tar"]);
+    assert_eq!(fs::read(dir.join("copy.tar")).unwrap(), tar);
+
+    // The reference reads our stream chunk for chunk.
+    let stream = fs::read(dir.join("out/layer.sdfs")).unwrap();
+    let theirs = their_read(&stream);
+    assert_eq!(theirs, our_read(&stream));
+    let files: Vec<&Event> = theirs
+        .iter()
+        .filter(|event| matches!(event, Event::File(..)))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            &Event::File(0, 12, sha256_hex(b"same content").into_bytes()),
+            &Event::File(0, 9, sha256_hex(b"different").into_bytes()),
+            &Event::File(0, 12, sha256_hex(b"same content").into_bytes()),
+        ]
+    );
+    assert!(theirs
+        .iter()
+        .all(|event| !matches!(event, Event::Metadata(body) if body.is_empty())));
+
+    // And rebuilds it from the objects directory, byte for byte.
+    let objects = File::open(dir.join("out/layer.sdfs.objects")).unwrap();
+    let mut rebuilt = Vec::new();
+    reference::reconstruct(&stream[..], &[objects.as_fd()], &mut rebuilt).unwrap();
+    assert_eq!(rebuilt, tar);
+}
+
+#[test]
+fn split_dir_refuses_the_first_formats_sidecars_and_leaves_nothing_on_error() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    layer_tar(dir);
+    fails(
+        dir,
+        [
+            "split",
+            "--format",
+            "dir",
+            "layer.tar",
+            "-o",
+            "s",
+            "--fds",
+            "x",
+        ],
+        &["--fds and --sizes are for the v1 format"],
+    );
+    fails(
+        dir,
+        ["split", "layer.tar", "-o", "s", "--dirs", "x"],
+        &["--dirs is for the dir format"],
+    );
+    // A directory list that cannot be written: no stream, no list, no objects.
+    fs::create_dir_all(dir.join("s.dirs/inside")).unwrap();
+    fails(
+        dir,
+        ["-q", "split", "--format", "dir", "layer.tar", "-o", "s"],
+        &["s.dirs"],
+    );
+    assert_eq!(common::names(dir), ["layer.tar", "s.dirs"]);
+}
