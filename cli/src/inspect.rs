@@ -1,4 +1,5 @@
-//! `inspect`: the chunks of a stream and a summary.
+//! `inspect`: the chunks of a stream and a summary; a splitdirfdstream is listed by
+//! [`inspect_dir`](crate::inspect_dir).
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -7,7 +8,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use splitfdstream::{Chunk, Decoder};
+use splitfdstream_adapters::bundle::dir_list;
 use splitfdstream_adapters::std::read_retrying;
+use splitfdstream_adapters::Format;
 
 const READ_BUFFER: usize = 1 << 20;
 
@@ -110,10 +113,19 @@ pub fn scan(mut input: impl Read, mut each: impl FnMut(Listed) -> Result<()>) ->
 /// # Errors
 ///
 /// The stream cannot be read or is malformed, or stdout fails.
-pub fn run(stream: &Path, json: bool) -> Result<()> {
+pub fn run(stream: &Path, json: bool, format: Option<Format>) -> Result<()> {
     let file = File::open(stream).with_context(|| format!("cannot open {}", stream.display()))?;
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
+    let format = format
+        .or_else(|| dir_list::format_beside(stream))
+        .unwrap_or_default();
+    if format == Format::Splitdirfdstream {
+        crate::inspect_dir::write(file, json, &mut out)
+            .with_context(|| format!("cannot inspect {}", stream.display()))?;
+        out.flush()?;
+        return Ok(());
+    }
     let summary = if json {
         scan(file, |_| Ok(()))
     } else {

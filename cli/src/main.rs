@@ -13,6 +13,7 @@ use splitfdstream_adapters::{Format, UnknownFormat};
 mod demo;
 mod explain;
 mod inspect;
+mod inspect_dir;
 mod join;
 mod objects;
 mod progress;
@@ -246,20 +247,29 @@ struct FromTarSplitArgs {
 
 /// List a stream's chunks and summarize them.
 ///
-/// One line per chunk (stream offset, kind, inline length or external index), then a
-/// summary; --json prints only the summary, as one JSON object.
+/// One line per chunk (stream offset, kind, inline length or external index; for a
+/// splitdirfdstream, metadata and inline lengths, and each file's length, directory index
+/// and name), then a summary; --json prints one JSON object instead.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Example:
   splitfdstream inspect layer.sfd | tail -1
-  splitfdstream inspect layer.sfd --json")]
+  splitfdstream inspect layer.sfd --json
+  splitfdstream inspect layer.sdfs --json   # a splitdirfdstream: STREAM.dirs beside it")]
 struct InspectArgs {
     /// The stream.
     stream: PathBuf,
-    /// Print one JSON object: chunks, inline_chunks, inline_bytes, external_chunks,
-    /// distinct_indices, max_index, stream_bytes.
+    /// Print one JSON object: for v1, chunks, inline_chunks, inline_bytes,
+    /// external_chunks, distinct_indices, max_index, stream_bytes; for dir, format,
+    /// chunks, metadata_chunks, metadata_bytes, inline_chunks, inline_bytes, file_chunks,
+    /// file_bytes, distinct_files, max_dir_index, stream_bytes and files (offset, dir,
+    /// len, name, and name_base64 for a name that is not UTF-8).
     #[arg(long)]
     json: bool,
+    /// The stream's format: `v1` or `dir` [default: from the sidecar beside the stream,
+    /// STREAM.dirs or STREAM.fds].
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    format: Option<Format>,
 }
 
 /// Rebuild into SHA-256 without writing; print `<sha256 hex>  <size>`.
@@ -341,7 +351,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             tarsplit::run(&args.metadata, &options, quiet)
         }
-        Command::Inspect(args) => inspect::run(&args.stream, args.json),
+        Command::Inspect(args) => inspect::run(&args.stream, args.json, args.format),
         Command::Verify(args) => {
             let bundle = args.reading.open(&args.stream, &args.sidecars)?;
             verify::run(&bundle, quiet)

@@ -174,3 +174,69 @@ fn split_dir_refuses_the_first_formats_sidecars_and_leaves_nothing_on_error() {
     );
     assert_eq!(common::names(dir), ["layer.tar", "s.dirs"]);
 }
+
+#[test]
+fn inspect_reads_either_format_from_the_sidecar_or_format() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    layer_tar(dir);
+    ok(
+        dir,
+        [
+            "-q",
+            "split",
+            "--format",
+            "dir",
+            "layer.tar",
+            "-o",
+            "l.sdfs",
+        ],
+    );
+    ok(dir, ["-q", "split", "layer.tar", "-o", "l.sfd"]);
+    let same = sha256_hex(b"same content");
+
+    // The successor format, from STREAM.dirs: names and directory indices.
+    let json = common::inspect_json(dir, "l.sdfs");
+    assert_eq!(json["format"], "dir");
+    assert_eq!(json["file_chunks"], 3);
+    assert_eq!(json["distinct_files"], 2);
+    assert_eq!(json["max_dir_index"], 0);
+    assert_eq!(json["file_bytes"], 12 + 9 + 12);
+    assert_eq!(json["files"][0]["name"], same.as_str());
+    assert_eq!(json["files"][0]["dir"], 0);
+    assert_eq!(json["files"][0]["len"], 12);
+    assert_eq!(
+        json["stream_bytes"],
+        fs::metadata(dir.join("l.sdfs")).unwrap().len()
+    );
+    let text = String::from_utf8(ok(dir, ["inspect", "l.sdfs"])).unwrap();
+    let files: Vec<Vec<&str>> = text
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|words| words.get(1) == Some(&"file"))
+        .collect();
+    assert_eq!(files.len(), 3);
+    assert_eq!(files[0][2..], ["12", "0", same.as_str()]);
+    assert!(text
+        .lines()
+        .last()
+        .unwrap()
+        .contains("3 file-backed (33 bytes, 2 distinct files, max directory 0)"));
+
+    // The first format, from STREAM.fds, as before.
+    let json = common::inspect_json(dir, "l.sfd");
+    assert_eq!(json["external_chunks"], 3);
+    assert!(json.get("format").is_none());
+
+    // --format overrides the sidecar: the dir stream read as v1 does not decode.
+    fails(
+        dir,
+        ["inspect", "l.sdfs", "--format", "v1"],
+        &["cannot inspect l.sdfs"],
+    );
+    fs::remove_file(dir.join("l.sdfs.dirs")).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&ok(dir, ["inspect", "l.sdfs", "--format", "dir", "--json"]))
+            .unwrap();
+    assert_eq!(json["file_chunks"], 3);
+}
