@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use splitfdstream_adapters::bundle::{dir_list, fd_list, sizes, Bundle, Durability};
 use splitfdstream_adapters::{Format, UnknownFormat};
 
+mod convert;
 mod demo;
 mod explain;
 mod inspect;
@@ -60,6 +61,7 @@ enum Command {
     FromTarSplit(FromTarSplitArgs),
     Inspect(InspectArgs),
     Verify(VerifyArgs),
+    Convert(ConvertArgs),
     Demo(DemoArgs),
     #[command(hide = true)]
     DemoReceive(DemoReceiveArgs),
@@ -287,6 +289,38 @@ struct VerifyArgs {
     reading: Reading,
 }
 
+/// Rewrite a stream in the other format, referring to the same files (nothing copied).
+///
+/// To `dir`: directory 0 is the objects directory (--objects, by default STREAM.objects, or
+/// else the directory of source 0); sources beneath it are named relative to it, and a
+/// source elsewhere is named beneath its own directory, which gets a line of its own in
+/// OUT.dirs. To `v1`: each distinct file becomes a line of OUT.fds, with its declared
+/// length in OUT.sizes. OUT and its sidecar appear only when complete.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Example:
+  splitfdstream convert layer.sfd --to dir -o layer.sdfs   # reuses layer.sfd.objects/
+  splitfdstream convert layer.sdfs --to v1 -o again.sfd
+  splitfdstream join layer.sdfs | cmp - layer.tar")]
+struct ConvertArgs {
+    /// The stream.
+    stream: PathBuf,
+    /// The format to write: `v1` (splitfdstream) or `dir` (splitdirfdstream).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    to: Format,
+    /// Where to write the converted stream.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// Directory 0 of a `dir` result [default: STREAM.objects, or the directory of
+    /// source 0].
+    #[arg(long, value_name = "DIR")]
+    objects: Option<PathBuf>,
+    #[command(flatten)]
+    sidecars: Sidecars,
+    #[command(flatten)]
+    reading: Reading,
+}
+
 /// Show the whole round trip on a sample tree, or on your own tar.
 ///
 /// Builds a sample tree and its tar in a temporary directory (or takes --input), splits
@@ -355,6 +389,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => {
             let bundle = args.reading.open(&args.stream, &args.sidecars)?;
             verify::run(&bundle, quiet)
+        }
+        Command::Convert(args) => {
+            let bundle = args.reading.open(&args.stream, &args.sidecars)?;
+            convert::run(
+                &bundle,
+                args.to,
+                &args.output,
+                args.objects.as_deref(),
+                quiet,
+            )
         }
         Command::Demo(args) => demo::run(args.input.as_deref(), quiet),
         Command::DemoReceive(args) => demo::receive(&args.out),

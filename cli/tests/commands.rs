@@ -10,12 +10,13 @@ use std::os::unix::ffi::OsStrExt;
 
 use common::{ok, run};
 
-const SUBCOMMANDS: [&str; 6] = [
+const SUBCOMMANDS: [&str; 7] = [
     "split",
     "join",
     "from-tar-split",
     "inspect",
     "verify",
+    "convert",
     "demo",
 ];
 

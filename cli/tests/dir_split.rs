@@ -240,3 +240,129 @@ fn inspect_reads_either_format_from_the_sidecar_or_format() {
             .unwrap();
     assert_eq!(json["file_chunks"], 3);
 }
+
+#[test]
+fn convert_between_the_formats_reuses_the_objects() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let tar = layer_tar(dir);
+    ok(dir, ["-q", "split", "layer.tar", "-o", "l.sfd"]);
+    let objects_before = common::names(&dir.join("l.sfd.objects"));
+
+    // v1 to dir: the objects directory is directory 0, nothing is copied.
+    ok(
+        dir,
+        ["-q", "convert", "l.sfd", "--to", "dir", "-o", "l.sdfs"],
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("l.sdfs.dirs")).unwrap(),
+        "l.sfd.objects\n"
+    );
+    assert!(!dir.join("l.sdfs.objects").exists());
+    assert_eq!(common::names(&dir.join("l.sfd.objects")), objects_before);
+    assert_eq!(ok(dir, ["join", "l.sdfs"]), tar);
+    let stream = fs::read(dir.join("l.sdfs")).unwrap();
+    let objects = File::open(dir.join("l.sfd.objects")).unwrap();
+    let mut rebuilt = Vec::new();
+    reference::reconstruct(&stream[..], &[objects.as_fd()], &mut rebuilt).unwrap();
+    assert_eq!(rebuilt, tar);
+
+    // And back: each distinct file a source, with its declared length.
+    ok(
+        dir,
+        ["-q", "convert", "l.sdfs", "--to", "v1", "-o", "back.sfd"],
+    );
+    assert_eq!(ok(dir, ["join", "back.sfd"]), tar);
+    assert_eq!(
+        fs::read_to_string(dir.join("back.sfd.sizes")).unwrap(),
+        "12\n9\n"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("back.sfd.fds")).unwrap(),
+        format!(
+            "l.sfd.objects/{}\nl.sfd.objects/{}\n",
+            sha256_hex(b"same content"),
+            sha256_hex(b"different")
+        )
+    );
+
+    // Converting to the format it is in is an error that leaves nothing.
+    fails(
+        dir,
+        ["convert", "l.sdfs", "--to", "dir", "-o", "x.sdfs"],
+        &["already in the splitdirfdstream format"],
+    );
+    assert!(!dir.join("x.sdfs").exists() && !dir.join("x.sdfs.dirs").exists());
+}
+
+#[test]
+fn convert_gives_sources_outside_the_objects_directory_their_own_directory() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    fs::create_dir_all(dir.join("h.sfd.objects/ab")).unwrap();
+    fs::create_dir(dir.join("other")).unwrap();
+    fs::write(dir.join("h.sfd.objects/ab/cdef"), b"object").unwrap();
+    fs::write(dir.join("other/file"), b"elsewhere").unwrap();
+    // "<", External(0), External(1), External(0), ">".
+    let mut stream = Vec::new();
+    stream.extend_from_slice(&(-1i64).to_le_bytes());
+    stream.push(b'<');
+    for index in [0i64, 1, 0] {
+        stream.extend_from_slice(&index.to_le_bytes());
+    }
+    stream.extend_from_slice(&(-1i64).to_le_bytes());
+    stream.push(b'>');
+    fs::write(dir.join("h.sfd"), &stream).unwrap();
+    fs::write(dir.join("h.sfd.fds"), "h.sfd.objects/ab/cdef\nother/file\n").unwrap();
+    let expected = b"<objectelsewhereobject>".to_vec();
+    assert_eq!(ok(dir, ["join", "h.sfd"]), expected);
+
+    ok(
+        dir,
+        ["-q", "convert", "h.sfd", "--to", "dir", "-o", "h.sdfs"],
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("h.sdfs.dirs")).unwrap(),
+        "h.sfd.objects\nother\n"
+    );
+    let json = common::inspect_json(dir, "h.sdfs");
+    let files: Vec<(u64, &str, u64)> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| {
+            (
+                file["dir"].as_u64().unwrap(),
+                file["name"].as_str().unwrap(),
+                file["len"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        files,
+        [(0, "ab/cdef", 6), (1, "file", 9), (0, "ab/cdef", 6)]
+    );
+    assert_eq!(ok(dir, ["join", "h.sdfs"]), expected);
+    let dirs = [
+        File::open(dir.join("h.sfd.objects")).unwrap(),
+        File::open(dir.join("other")).unwrap(),
+    ];
+    let fds: Vec<_> = dirs.iter().map(AsFd::as_fd).collect();
+    let mut rebuilt = Vec::new();
+    reference::reconstruct(
+        &fs::read(dir.join("h.sdfs")).unwrap()[..],
+        &fds,
+        &mut rebuilt,
+    )
+    .unwrap();
+    assert_eq!(rebuilt, expected);
+
+    // A reference past the fd list is an error that leaves nothing.
+    fs::write(dir.join("h.sfd.fds"), "h.sfd.objects/ab/cdef\n").unwrap();
+    fails(
+        dir,
+        ["convert", "h.sfd", "--to", "dir", "-o", "bad.sdfs"],
+        &["cannot convert h.sfd", "no source 1"],
+    );
+    assert!(!dir.join("bad.sdfs").exists() && !dir.join("bad.sdfs.dirs").exists());
+}

@@ -38,6 +38,7 @@
 //! Errors are typed ([`BundleError`]) and name the file at fault and, for a sidecar, the
 //! line.
 
+mod convert;
 pub mod dir_list;
 mod error;
 pub mod fd_list;
