@@ -230,7 +230,8 @@ Example:
   # ID: a layer of containers-storage, whose files are unpacked in its diff/ directory
   cd /var/lib/containers/storage/overlay
   splitfdstream from-tar-split ../overlay-layers/ID.tar-split.gz --root ID/diff -o /tmp/ID.sfd
-  splitfdstream join /tmp/ID.sfd -o /tmp/ID.tar")]
+  splitfdstream join /tmp/ID.sfd -o /tmp/ID.tar
+  splitfdstream from-tar-split --format dir ../overlay-layers/ID.tar-split.gz --root ID/diff -o /tmp/ID.sdfs")]
 struct FromTarSplitArgs {
     /// The metadata: JSON lines, gzip-compressed or plain.
     metadata: PathBuf,
@@ -245,6 +246,15 @@ struct FromTarSplitArgs {
     /// Do not read the files to check their size and CRC-64.
     #[arg(long)]
     no_verify: bool,
+    /// The stream's format: `v1` (with STREAM.fds and STREAM.sizes) or `dir`
+    /// (splitdirfdstream, with STREAM.dirs: ROOT is directory 0, each member named beneath
+    /// it; a member whose name is not UTF-8, or that cannot be opened by name beneath ROOT
+    /// without following a symbolic link or crossing a mount, is sent inline).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format, default_value = "v1")]
+    format: Format,
+    /// The directory list of a `dir` stream [default: STREAM.dirs].
+    #[arg(long, value_name = "LIST")]
+    dirs: Option<PathBuf>,
 }
 
 /// List a stream's chunks and summarize them.
@@ -374,14 +384,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             join::run(&bundle, output.as_deref(), durability, quiet)
         }
         Command::FromTarSplit(args) => {
+            let dir = args.format == Format::Splitdirfdstream;
+            if dir && (args.sidecars.fds.is_some() || args.sidecars.sizes.is_some()) {
+                anyhow::bail!("--fds and --sizes are for the v1 format; a dir stream has --dirs");
+            }
+            if !dir && args.dirs.is_some() {
+                anyhow::bail!("--dirs is for the dir format; a v1 stream has --fds");
+            }
             let fds = args.sidecars.fd_list(&args.output);
             let sizes = args.sidecars.sizes_file(&args.output);
+            let dirs = args
+                .dirs
+                .unwrap_or_else(|| dir_list::default_path(&args.output));
             let options = tarsplit::Options {
                 root: &args.root,
                 stream: &args.output,
                 fds: &fds,
                 sizes: &sizes,
                 verify: !args.no_verify,
+                format: args.format,
+                dirs: &dirs,
             };
             tarsplit::run(&args.metadata, &options, quiet)
         }

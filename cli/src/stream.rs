@@ -1,10 +1,10 @@
 //! Writing a stream in either format: consecutive inline bytes are coalesced into one
 //! chunk (a Metadata chunk, in the successor format).
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 use splitfdstream::Header;
-use splitfdstream_adapters::std::DirWriter;
+use splitfdstream_adapters::std::{read_retrying, DirWriter};
 
 /// Inline bytes are flushed as a chunk at the next external reference, at the end, or
 /// when this many are pending.
@@ -100,6 +100,56 @@ impl<W: Write> StreamWriter<W> {
         let before = out.position();
         out.write_file_backed(dir, len, name)?;
         self.stats.external_chunks += 1;
+        self.stats.stream_bytes += out.position() - before;
+        Ok(())
+    }
+
+    /// Appends an InlineData chunk of exactly `len` bytes read from `content` to its end,
+    /// handing each piece to `each` as well (a checksum, a progress bar).
+    ///
+    /// # Errors
+    ///
+    /// Reading or writing fails, the content is shorter or longer than `len`, or the
+    /// stream is of the first format.
+    pub fn inline_data_from(
+        &mut self,
+        len: u64,
+        content: &mut dyn Read,
+        mut each: impl FnMut(&[u8]),
+    ) -> io::Result<()> {
+        self.flush_inline()?;
+        let Out::Dir(out) = &mut self.out else {
+            return Err(invalid(
+                "a splitfdstream of the first format has no InlineData",
+            ));
+        };
+        let before = out.position();
+        out.begin_inline_data(len)?;
+        let mut buf = vec![
+            0u8;
+            MAX_PENDING
+                .min(usize::try_from(len).unwrap_or(MAX_PENDING))
+                .max(1)
+        ];
+        loop {
+            let got = read_retrying(content, &mut buf)?;
+            if got == 0 {
+                break;
+            }
+            if u64::try_from(got).map_err(invalid)? > out.owed() {
+                return Err(invalid(format!("the content is longer than {len} bytes")));
+            }
+            out.write_body_piece(&buf[..got])?;
+            each(&buf[..got]);
+        }
+        if out.owed() > 0 {
+            return Err(invalid(format!(
+                "the content is {} bytes, not {len}",
+                len - out.owed()
+            )));
+        }
+        self.stats.inline_chunks += 1;
+        self.stats.inline_bytes += len;
         self.stats.stream_bytes += out.position() - before;
         Ok(())
     }
@@ -203,6 +253,26 @@ mod tests {
         );
         assert_eq!(stats.stream_bytes, u64::try_from(bytes.len()).unwrap());
         assert_eq!((stats.inline_chunks, stats.external_chunks), (1, 1));
+
+        let mut writer = StreamWriter::dir(Vec::new());
+        let mut seen = Vec::new();
+        writer.inline(b"<").unwrap();
+        writer
+            .inline_data_from(3, &mut &b"abc"[..], |piece| seen.extend_from_slice(piece))
+            .unwrap();
+        writer.inline_data_from(0, &mut &b""[..], |_| {}).unwrap();
+        let (bytes, stats) = writer.finish().unwrap();
+        assert_eq!(seen, b"abc");
+        let chunks: Vec<dir::Chunk<'_>> = dir::Chunks::new(&bytes).map(Result::unwrap).collect();
+        assert!(matches!(chunks[0], dir::Chunk::Metadata(f) if f.data == b"<"));
+        assert!(matches!(chunks[1], dir::Chunk::InlineData(f) if f.data == b"abc"));
+        assert!(matches!(chunks[2], dir::Chunk::InlineData(f) if f.data.is_empty()));
+        assert_eq!(stats.inline_chunks, 3);
+        // Content of another length than declared is an error.
+        let mut long = StreamWriter::dir(Vec::new());
+        assert!(long.inline_data_from(2, &mut &b"abc"[..], |_| {}).is_err());
+        let mut short = StreamWriter::dir(Vec::new());
+        assert!(short.inline_data_from(4, &mut &b"abc"[..], |_| {}).is_err());
     }
 
     #[test]

@@ -65,28 +65,66 @@ impl<W: io::Write> DirWriter<W> {
     }
 
     fn write_body(&mut self, metadata: bool, body: &[u8]) -> io::Result<()> {
-        let mut header = [0u8; BODY_HEADER_LEN];
         let len = u64::try_from(body.len()).map_err(invalid)?;
+        self.begin(metadata, len)?;
+        self.write_body_piece(body)
+    }
+
+    fn begin(&mut self, metadata: bool, len: u64) -> io::Result<()> {
+        let mut header = [0u8; BODY_HEADER_LEN];
         let written = if metadata {
             self.encoder.begin_metadata(len, &mut header)
         } else {
             self.encoder.begin_inline_data(len, &mut header)
         }
         .map_err(invalid)?;
-        self.inner.write_all(&header[..written])?;
-        let mut rest = body;
+        self.inner.write_all(&header[..written])
+    }
+
+    /// Starts an InlineData body of `len` bytes, which follow through
+    /// [`write_body_piece`](DirWriter::write_body_piece): a file's content streamed
+    /// without holding it whole.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` while a body still owes bytes; writing fails.
+    pub fn begin_inline_data(&mut self, len: u64) -> io::Result<()> {
+        self.begin(false, len)
+    }
+
+    /// Writes the next piece of the body in progress (with a chunk header wherever the
+    /// body is split).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when the piece is longer than the body still owes; writing fails.
+    pub fn write_body_piece(&mut self, piece: &[u8]) -> io::Result<()> {
+        let len = u64::try_from(piece.len()).map_err(invalid)?;
+        if len > self.encoder.owed() {
+            return Err(invalid(::std::format!(
+                "{len} body bytes given, {} owed",
+                self.encoder.owed()
+            )));
+        }
+        let mut header = [0u8; BODY_HEADER_LEN];
+        let mut rest = piece;
         while !rest.is_empty() {
             let written = self.encoder.body_header(&mut header).map_err(invalid)?;
             self.inner.write_all(&header[..written])?;
             let room = usize::try_from(self.encoder.room()).unwrap_or(usize::MAX);
-            let (piece, tail) = rest.split_at(room.min(rest.len()));
-            self.inner.write_all(piece)?;
+            let (now, tail) = rest.split_at(room.min(rest.len()));
+            self.inner.write_all(now)?;
             self.encoder
-                .advance_body(u64::try_from(piece.len()).map_err(invalid)?)
+                .advance_body(u64::try_from(now.len()).map_err(invalid)?)
                 .map_err(invalid)?;
             rest = tail;
         }
         Ok(())
+    }
+
+    /// Body bytes the body in progress still owes.
+    pub fn owed(&self) -> u64 {
+        self.encoder.owed()
     }
 
     /// Writes a FileBackedData chunk: `content_len` bytes of the file `name` beneath
@@ -143,9 +181,15 @@ mod tests {
         writer.write_metadata(b"abcdefg").unwrap();
         assert!(writer.write_file_backed(0, 1, b"../x").is_err());
         writer.write_file_backed(1, 1 << 33, b"x").unwrap();
+        writer.begin_inline_data(4).unwrap();
+        writer.write_body_piece(b"wx").unwrap();
+        assert!(writer.write_body_piece(b"yz!").is_err());
+        writer.write_body_piece(b"yz").unwrap();
         let stream = writer.finish().unwrap();
         let chunks: Vec<_> = Chunks::new(&stream).map(Result::unwrap).collect();
-        assert_eq!(chunks.len(), 4);
+        assert_eq!(chunks.len(), 6);
+        assert!(matches!(chunks[4], Chunk::InlineData(f) if f.data == b"wxy"));
+        assert!(matches!(chunks[5], Chunk::InlineData(f) if f.data == b"z"));
         assert!(matches!(chunks[2], Chunk::Metadata(f) if f.data == b"g"));
         assert!(
             matches!(chunks[3], Chunk::FileBackedData(f) if f.dir_index == 1 && f.content_len == 1 << 33)
