@@ -39,6 +39,8 @@ Files:
                  verify refuse a source of another size (without the file they cannot
                  tell a truncated or appended-to source from an intact one)
   STREAM.objects content-addressed objects (named by SHA-256), each stored once
+  STREAM.dirs    for a splitdirfdstream (--format dir): line i is the directory of index
+                 i, in the fd list's syntax; split writes the objects directory as line 0
 
 Exit status: 0 on success, 1 on an error (one `error:` line on stderr), 2 on a usage error.
 
@@ -352,6 +354,9 @@ struct DemoArgs {
 struct DemoReceiveArgs {
     /// Where to rebuild.
     out: PathBuf,
+    /// The stream's format.
+    #[arg(long, value_parser = parse_format, default_value = "v1")]
+    format: Format,
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -423,7 +428,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )
         }
         Command::Demo(args) => demo::run(args.input.as_deref(), quiet),
-        Command::DemoReceive(args) => demo::receive(&args.out),
+        Command::DemoReceive(args) => demo::receive(&args.out, args.format),
     }
 }
 
