@@ -1,5 +1,5 @@
 //! The directory list `STREAM.dirs` of a splitdirfdstream bundle: one directory per line,
-//! line `i` naming directory index `i`, in the fd list's syntax ([`fd_list`](super::fd_list):
+//! line `i` naming directory index `i`, in the fd list's syntax ([`fd_list`]:
 //! raw bytes, `\\` and `\n` the only escapes, relative to the list's directory).
 //!
 //! Which format a bundle is in follows from its sidecar: `STREAM.dirs` beside the stream
