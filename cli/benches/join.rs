@@ -13,6 +13,10 @@
 //! - `join`, which syncs its output before renaming it into place, against `cat+sync`
 //!   (`cat TAR > FILE` then `sync FILE`).
 //!
+//! - The successor format (splitdirfdstream, `split --format dir`) against the first and
+//!   against `cat`, every row under `ulimit -n 256`: `join --no-sync` of each against
+//!   `cat`, and `join` of each against `cat+sync`.
+//!
 //! Every run that writes a file starts after an untimed `sync`, so that none pays for the
 //! writeback of another.
 //!
@@ -312,6 +316,126 @@ fn measure(dir: &Path, label: &str, tar: &Path, runs: usize) {
     );
 }
 
+/// `sh -c 'ulimit -n 256 && exec "$@"'` running `program` with `args`.
+fn limited(program: &str, args: &[&std::ffi::OsStr]) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(r#"ulimit -n 256 && exec "$@""#)
+        .arg("sh")
+        .arg(program)
+        .args(args);
+    command
+}
+
+/// The successor format against the first and against `cat`, under `ulimit -n 256`.
+fn measure_formats(dir: &Path, label: &str, tar: &Path, runs: usize) {
+    let bin = env!("CARGO_BIN_EXE_splitfdstream");
+    let v1 = dir.join(format!("{label}.sfd"));
+    let sdfs = dir.join(format!("{label}.sdfs"));
+    let out = dir.join(format!("{label}.out"));
+    for (stream, format) in [(&v1, "v1"), (&sdfs, "dir")] {
+        if !stream.exists() {
+            let status = Command::new(bin)
+                .args(["-q", "split", "--format", format])
+                .arg(tar)
+                .arg("-o")
+                .arg(stream)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+    }
+    sync();
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    let (mut cat, mut cat_sync) = (Vec::new(), Vec::new());
+    let (mut dir_no_sync, mut v1_no_sync) = (Vec::new(), Vec::new());
+    let (mut dir_join, mut v1_join) = (Vec::new(), Vec::new());
+    for round in 0..=runs {
+        let c = fresh(&out, || {
+            let mut command = limited("cat", &[tar.as_os_str()]);
+            command.stdout(Stdio::from(File::create(&out).unwrap()));
+            time(command)
+        });
+        let s = fresh(&out, || {
+            time(limited(
+                "sh",
+                &[
+                    os("-c"),
+                    os(r#"cat "$1" > "$2" && sync "$2""#),
+                    os("sh"),
+                    tar.as_os_str(),
+                    out.as_os_str(),
+                ],
+            ))
+        });
+        let mut rows = [Duration::ZERO; 4];
+        for (at, (stream, sync_flag)) in [
+            (&sdfs, Some("--no-sync")),
+            (&v1, Some("--no-sync")),
+            (&sdfs, None),
+            (&v1, None),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            rows[at] = fresh(&out, || {
+                let mut args = vec![os("join")];
+                args.extend(sync_flag.map(os));
+                args.extend([stream.as_os_str(), os("-o"), out.as_os_str()]);
+                time(limited(bin, &args))
+            });
+            assert!(
+                fs::metadata(&out).unwrap().len() == fs::metadata(tar).unwrap().len(),
+                "join of {} is incomplete",
+                stream.display()
+            );
+        }
+        if round > 0 {
+            cat.push(c);
+            cat_sync.push(s);
+            dir_no_sync.push(rows[0]);
+            v1_no_sync.push(rows[1]);
+            dir_join.push(rows[2]);
+            v1_join.push(rows[3]);
+        }
+    }
+    assert!(
+        fs::read(&out).unwrap() == fs::read(tar).unwrap(),
+        "join is not identical"
+    );
+    let _ = fs::remove_file(&out);
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    let (cat, cat_sync) = (median(cat), median(cat_sync));
+    println!("{label}: the two formats, under ulimit -n 256");
+    for (row, dir_time, v1_time, base, base_name) in [
+        (
+            "join --no-sync",
+            median(dir_no_sync),
+            median(v1_no_sync),
+            cat,
+            "cat",
+        ),
+        (
+            "join",
+            median(dir_join),
+            median(v1_join),
+            cat_sync,
+            "cat+sync",
+        ),
+    ] {
+        println!(
+            "  {row:<14} dir {:>7.1} ms   v1 {:>7.1} ms   {base_name} {:>7.1} ms   dir/v1 {:.2}x   dir/{base_name} {:.2}x   v1/{base_name} {:.2}x",
+            ms(dir_time),
+            ms(v1_time),
+            ms(base),
+            ratio(dir_time, v1_time),
+            ratio(dir_time, base),
+            ratio(v1_time, base),
+        );
+    }
+}
+
 /// Runs the library's rebuild into a path, as the `library` row does, in this process.
 const LIBRARY_JOIN: &str = "--library-join";
 /// Runs the library's rebuild into SHA-256, as the `library` row does, in this process.
@@ -359,6 +483,7 @@ fn main() {
     let small = dir.join("small.tar");
     small_layer(&small, small_files);
     measure(&dir, &format!("{small_files} files"), &small, runs);
+    measure_formats(&dir, &format!("{small_files} files"), &small, runs);
     fs::remove_file(&small).unwrap();
 
     if large_files == 0 {
@@ -367,6 +492,12 @@ fn main() {
     let large = dir.join("large.tar");
     large_layer(&large, large_files, large_mib);
     measure(
+        &dir,
+        &format!("{large_files}x{large_mib} MiB"),
+        &large,
+        runs,
+    );
+    measure_formats(
         &dir,
         &format!("{large_files}x{large_mib} MiB"),
         &large,

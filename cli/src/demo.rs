@@ -4,9 +4,13 @@
 //! process over a Unix socket (`SCM_RIGHTS`); the receiver rebuilds the tar from the
 //! descriptors alone, with the kernel's copy paths. When the sources are too many to hold
 //! open at once, the demo says so and rebuilds in-process from lazily opened paths.
+//!
+//! Then the same in the successor format, splitdirfdstream: the stream and one descriptor
+//! for the objects directory, whatever the number of files, and the count of descriptors
+//! each handoff passed.
 
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
@@ -19,6 +23,8 @@ use indicatif::HumanBytes;
 use sha2::{Digest, Sha256};
 use splitfdstream_adapters::bundle::Bundle;
 use splitfdstream_adapters::fd;
+use splitfdstream_adapters::std::DirSources;
+use splitfdstream_adapters::Format;
 
 use crate::objects::hex;
 use crate::regular;
@@ -60,12 +66,20 @@ struct Joined {
     elapsed: Duration,
 }
 
-/// Starts a receiver process, passes it the descriptors and waits for its report.
-fn join_in_receiver(stream: &File, sources: &[File], out: &Path) -> Result<(Joined, u32)> {
+/// Starts a receiver process, passes it the stream and `others` (the sources, or for the
+/// successor format the directories) and waits for its report.
+fn join_in_receiver(
+    format: Format,
+    stream: &File,
+    others: &[File],
+    out: &Path,
+) -> Result<(Joined, u32)> {
     let (ours, theirs) = UnixStream::pair().context("cannot create a socket pair")?;
     let exe = std::env::current_exe().context("cannot find this program to start a receiver")?;
     let child = Command::new(exe)
         .arg("demo-receive")
+        .arg("--format")
+        .arg(format.to_string())
         .arg(out)
         .stdin(Stdio::from(OwnedFd::from(theirs)))
         .stdout(Stdio::piped())
@@ -73,7 +87,11 @@ fn join_in_receiver(stream: &File, sources: &[File], out: &Path) -> Result<(Join
         .spawn()
         .context("cannot start the receiver")?;
     let pid = child.id();
-    let sent = fd::send(&ours, stream, sources);
+    let sent = if format == Format::Splitdirfdstream {
+        fd::send_dirs(&ours, stream, others)
+    } else {
+        fd::send(&ours, stream, others)
+    };
     drop(ours);
     let output = child
         .wait_with_output()
@@ -105,8 +123,29 @@ fn join_in_receiver(stream: &File, sources: &[File], out: &Path) -> Result<(Join
 /// # Errors
 ///
 /// Receiving or rebuilding fails.
-pub fn receive(out: &Path) -> Result<()> {
+pub fn receive(out: &Path, format: Format) -> Result<()> {
     let stdin = io::stdin();
+    if format == Format::Splitdirfdstream {
+        let received = fd::receive_dirs(stdin.as_fd(), 240)
+            .context("cannot receive the stream and its directories")?;
+        let mut stream = Vec::new();
+        File::from(received.stream)
+            .read_to_end(&mut stream)
+            .context("cannot read the stream")?;
+        let mut sources = DirSources::from_fds(received.dirs)?;
+        sources
+            .read_ahead_for(&stream)
+            .context("cannot read the stream")?;
+        let file = File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+        let started = Instant::now();
+        let written = fd::Reconstruct::new()
+            .format(format)
+            .run(stream.as_slice(), &sources, &file)
+            .context("cannot rebuild the tar")?
+            .total;
+        println!("{written} {}", started.elapsed().as_nanos());
+        return Ok(());
+    }
     let received =
         fd::receive(stdin.as_fd()).context("cannot receive the stream and its sources")?;
     let stream = File::from(received.stream);
@@ -188,13 +227,16 @@ pub fn run(input: Option<&Path>, quiet: bool) -> Result<()> {
 
     // Hand the stream and the opened sources to a receiver, which rebuilds the tar.
     let rebuilt_path = work.path().join("rebuilt.tar");
+    let mut v1_passed = None;
     let joined = match open_handoff(&outputs.stream, &outputs.fds)? {
         Handoff::Descriptors { stream, sources } => {
-            let (joined, pid) = join_in_receiver(&stream, &sources, &rebuilt_path)?;
+            let (joined, pid) =
+                join_in_receiver(Format::Splitfdstream, &stream, &sources, &rebuilt_path)?;
             say(format!(
                 "handoff   stream + {} source descriptors over a Unix socket (SCM_RIGHTS) to receiver process {pid}",
                 sources.len()
             ));
+            v1_passed = Some(sources.len() + 1);
             joined
         }
         Handoff::Paths(bundle) => {
@@ -227,7 +269,50 @@ pub fn run(input: Option<&Path>, quiet: bool) -> Result<()> {
         original == copy && original_size == copy_size,
         "the rebuilt tar differs from the original: {original} ({original_size} bytes) vs {copy} ({copy_size} bytes)"
     );
-    println!("identical: the rebuilt tar matches the original byte for byte (sha256 {original}, {original_size} bytes)");
+
+    // The successor format: one descriptor for the objects directory, names in the stream.
+    say("successor format: splitdirfdstream, files named beneath directories".to_owned());
+    let dir_outputs = Outputs::new(&work.path().join("layer.sdfs"), None, None, None)
+        .in_format(Format::Splitdirfdstream);
+    let input_file = File::open(&tar).with_context(|| format!("cannot open {}", tar.display()))?;
+    let report = split::split(input_file, &dir_outputs)
+        .with_context(|| format!("cannot split {}", tar.display()))?;
+    say(format!(
+        "split     {} member contents -> {} objects named beneath directory 0; stream {}",
+        report.archive.content_members(),
+        report.objects,
+        HumanBytes(report.stream.stream_bytes),
+    ));
+    let stream = File::open(&dir_outputs.stream)
+        .with_context(|| format!("cannot open {}", dir_outputs.stream.display()))?;
+    let dirs = [File::open(&dir_outputs.objects)
+        .with_context(|| format!("cannot open {}", dir_outputs.objects.display()))?];
+    let dir_rebuilt = work.path().join("rebuilt-dir.tar");
+    let (joined, pid) = join_in_receiver(Format::Splitdirfdstream, &stream, &dirs, &dir_rebuilt)?;
+    say(format!(
+        "handoff   stream + {} directory descriptor over a Unix socket (SCM_RIGHTS) to receiver process {pid}",
+        dirs.len()
+    ));
+    say(format!(
+        "join      {} rebuilt in {} ({}/s)",
+        HumanBytes(joined.written),
+        millis(joined.elapsed),
+        HumanBytes(per_second(joined.written, joined.elapsed)),
+    ));
+    let (dir_copy, dir_size) = sha256_of(&dir_rebuilt)?;
+    ensure!(
+        original == dir_copy && original_size == dir_size,
+        "the tar rebuilt from the splitdirfdstream differs from the original: {original} ({original_size} bytes) vs {dir_copy} ({dir_size} bytes)"
+    );
+    let v1_passed = v1_passed.map_or_else(
+        || "none (too many to pass; rebuilt from paths)".to_owned(),
+        |count| count.to_string(),
+    );
+    say(format!(
+        "descriptors passed: splitfdstream {v1_passed}, splitdirfdstream {}",
+        dirs.len() + 1
+    ));
+    println!("identical: the rebuilt tar matches the original byte for byte in both formats (sha256 {original}, {original_size} bytes)");
     Ok(())
 }
 

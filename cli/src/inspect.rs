@@ -1,5 +1,6 @@
-//! `inspect`: the chunks of a stream and a summary; or the segments of an initramfs image
-//! (or cpio archive), with their offsets and compression.
+//! `inspect`: the chunks of a stream and a summary (a splitdirfdstream is listed by
+//! [`inspect_dir`](crate::inspect_dir)); or the segments of an initramfs image (or cpio
+//! archive), with their offsets and compression.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -9,8 +10,10 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use splitfdstream::{Chunk, Decoder};
 use splitfdstream_adapters::archive::{self, cpio};
+use splitfdstream_adapters::bundle::dir_list;
 use splitfdstream_adapters::decompress::{Decompressed, Segments};
 use splitfdstream_adapters::std::read_retrying;
+use splitfdstream_adapters::Format;
 
 const READ_BUFFER: usize = 1 << 20;
 
@@ -113,7 +116,7 @@ pub fn scan(mut input: impl Read, mut each: impl FnMut(Listed) -> Result<()>) ->
 /// # Errors
 ///
 /// The stream cannot be read or is malformed, or stdout fails.
-pub fn run(stream: &Path, json: bool) -> Result<()> {
+pub fn run(stream: &Path, json: bool, format: Option<Format>) -> Result<()> {
     let file = File::open(stream).with_context(|| format!("cannot open {}", stream.display()))?;
     let mut segments =
         Segments::new(file).with_context(|| format!("cannot read {}", stream.display()))?;
@@ -129,6 +132,15 @@ pub fn run(stream: &Path, json: bool) -> Result<()> {
     let mut out = BufWriter::new(stdout.lock());
     if let (false, Some(compression)) = (json, compression) {
         writeln!(out, "input: a {compression}-compressed stream")?;
+    }
+    let format = format
+        .or_else(|| dir_list::format_beside(stream))
+        .unwrap_or_default();
+    if format == Format::Splitdirfdstream {
+        crate::inspect_dir::write(file, json, &mut out)
+            .with_context(|| format!("cannot inspect {}", stream.display()))?;
+        out.flush()?;
+        return Ok(());
     }
     let summary = if json {
         scan(file, |_| Ok(()))

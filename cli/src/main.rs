@@ -10,9 +10,11 @@ use clap::{Args, Parser, Subcommand};
 use splitfdstream_adapters::bundle::{dir_list, fd_list, sizes, Bundle, Durability};
 use splitfdstream_adapters::{Format, UnknownFormat};
 
+mod convert;
 mod demo;
 mod explain;
 mod inspect;
+mod inspect_dir;
 mod join;
 mod objects;
 mod progress;
@@ -38,6 +40,8 @@ Files:
                  verify refuse a source of another size (without the file they cannot
                  tell a truncated or appended-to source from an intact one)
   STREAM.objects content-addressed objects (named by SHA-256), each stored once
+  STREAM.dirs    for a splitdirfdstream (--format dir): line i is the directory of index
+                 i, in the fd list's syntax; split writes the objects directory as line 0
 
 Exit status: 0 on success, 1 on an error (one `error:` line on stderr), 2 on a usage error.
 
@@ -60,6 +64,7 @@ enum Command {
     FromTarSplit(FromTarSplitArgs),
     Inspect(InspectArgs),
     Verify(VerifyArgs),
+    Convert(ConvertArgs),
     Demo(DemoArgs),
     Delta(update::DeltaArgs),
     Apply(update::ApplyArgs),
@@ -81,7 +86,9 @@ Example:
   splitfdstream split layer.tar -o layer.sfd
   # writes layer.sfd, layer.sfd.fds, layer.sfd.sizes and layer.sfd.objects/
   splitfdstream split layer.tar.gz -o layer.sfd --objects /srv/objects
-  # join rebuilds the uncompressed tar")]
+  # join rebuilds the uncompressed tar
+  splitfdstream split layer.tar --format dir -o layer.sdfs
+  # writes layer.sdfs, layer.sdfs.dirs (line 0: the objects directory) and layer.sdfs.objects/")]
 struct SplitArgs {
     /// The tar, cpio archive or initramfs image, or `-` for stdin; plain or compressed.
     tar: PathBuf,
@@ -91,6 +98,14 @@ struct SplitArgs {
     /// Directory for the objects [default: STREAM.objects].
     #[arg(long, value_name = "DIR")]
     objects: Option<PathBuf>,
+    /// The stream's format: `v1` (splitfdstream, with STREAM.fds and STREAM.sizes) or
+    /// `dir` (splitdirfdstream, with STREAM.dirs; each object named beneath directory 0,
+    /// the objects directory).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format, default_value = "v1")]
+    format: Format,
+    /// The directory list of a `dir` stream [default: STREAM.dirs].
+    #[arg(long, value_name = "LIST")]
+    dirs: Option<PathBuf>,
     #[command(flatten)]
     sidecars: Sidecars,
 }
@@ -224,7 +239,8 @@ Example:
   # ID: a layer of containers-storage, whose files are unpacked in its diff/ directory
   cd /var/lib/containers/storage/overlay
   splitfdstream from-tar-split ../overlay-layers/ID.tar-split.gz --root ID/diff -o /tmp/ID.sfd
-  splitfdstream join /tmp/ID.sfd -o /tmp/ID.tar")]
+  splitfdstream join /tmp/ID.sfd -o /tmp/ID.tar
+  splitfdstream from-tar-split --format dir ../overlay-layers/ID.tar-split.gz --root ID/diff -o /tmp/ID.sdfs")]
 struct FromTarSplitArgs {
     /// The metadata: JSON lines, gzip-compressed or plain.
     metadata: PathBuf,
@@ -239,28 +255,46 @@ struct FromTarSplitArgs {
     /// Do not read the files to check their size and CRC-64.
     #[arg(long)]
     no_verify: bool,
+    /// The stream's format: `v1` (with STREAM.fds and STREAM.sizes) or `dir`
+    /// (splitdirfdstream, with STREAM.dirs: ROOT is directory 0, each member named beneath
+    /// it; a member whose name is not UTF-8, or that cannot be opened by name beneath ROOT
+    /// without following a symbolic link or crossing a mount, is sent inline).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format, default_value = "v1")]
+    format: Format,
+    /// The directory list of a `dir` stream [default: STREAM.dirs].
+    #[arg(long, value_name = "LIST")]
+    dirs: Option<PathBuf>,
 }
 
 /// List a stream's chunks and summarize them; or an initramfs image's segments.
 ///
-/// One line per chunk (stream offset, kind, inline length or external index), then a
-/// summary; --json prints only the summary, as one JSON object. A compressed stream is
-/// read decompressed, and named as such. Given an initramfs image or a cpio archive
+/// One line per chunk (stream offset, kind, inline length or external index; for a
+/// splitdirfdstream, metadata and inline lengths, and each file's length, directory index
+/// and name), then a summary; --json prints one JSON object instead. A compressed stream
+/// is read decompressed, and named as such. Given an initramfs image or a cpio archive
 /// instead, one line per segment (input offset, compression, input and decompressed
 /// bytes), then the archives and members it holds.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Example:
   splitfdstream inspect layer.sfd | tail -1
-  splitfdstream inspect layer.sfd --json")]
+  splitfdstream inspect layer.sfd --json
+  splitfdstream inspect layer.sdfs --json   # a splitdirfdstream: STREAM.dirs beside it")]
 struct InspectArgs {
     /// The stream.
     stream: PathBuf,
-    /// Print one JSON object: chunks, inline_chunks, inline_bytes, external_chunks,
-    /// distinct_indices, max_index, stream_bytes, compression (of the stream file, or
-    /// null).
+    /// Print one JSON object: for v1, chunks, inline_chunks, inline_bytes,
+    /// external_chunks, distinct_indices, max_index, stream_bytes, compression (of the
+    /// stream file, or null); for dir, format, chunks, metadata_chunks, metadata_bytes,
+    /// inline_chunks, inline_bytes, file_chunks, file_bytes, distinct_files, max_dir_index,
+    /// stream_bytes and files (offset, dir, len, name, and name_base64 for a name that is
+    /// not UTF-8).
     #[arg(long)]
     json: bool,
+    /// The stream's format: `v1` or `dir` [default: from the sidecar beside the stream,
+    /// STREAM.dirs or STREAM.fds].
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    format: Option<Format>,
 }
 
 /// Rebuild into SHA-256 without writing; print `<sha256 hex>  <size>`.
@@ -272,6 +306,38 @@ Example:
 struct VerifyArgs {
     /// The stream.
     stream: PathBuf,
+    #[command(flatten)]
+    sidecars: Sidecars,
+    #[command(flatten)]
+    reading: Reading,
+}
+
+/// Rewrite a stream in the other format, referring to the same files (nothing copied).
+///
+/// To `dir`: directory 0 is the objects directory (--objects, by default STREAM.objects, or
+/// else the directory of source 0); sources beneath it are named relative to it, and a
+/// source elsewhere is named beneath its own directory, which gets a line of its own in
+/// OUT.dirs. To `v1`: each distinct file becomes a line of OUT.fds, with its declared
+/// length in OUT.sizes. OUT and its sidecar appear only when complete.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Example:
+  splitfdstream convert layer.sfd --to dir -o layer.sdfs   # reuses layer.sfd.objects/
+  splitfdstream convert layer.sdfs --to v1 -o again.sfd
+  splitfdstream join layer.sdfs | cmp - layer.tar")]
+struct ConvertArgs {
+    /// The stream.
+    stream: PathBuf,
+    /// The format to write: `v1` (splitfdstream) or `dir` (splitdirfdstream).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    to: Format,
+    /// Where to write the converted stream.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// Directory 0 of a `dir` result [default: STREAM.objects, or the directory of
+    /// source 0].
+    #[arg(long, value_name = "DIR")]
+    objects: Option<PathBuf>,
     #[command(flatten)]
     sidecars: Sidecars,
     #[command(flatten)]
@@ -299,6 +365,9 @@ struct DemoArgs {
 struct DemoReceiveArgs {
     /// Where to rebuild.
     out: PathBuf,
+    /// The stream's format.
+    #[arg(long, value_parser = parse_format, default_value = "v1")]
+    format: Format,
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -306,7 +375,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Split(args) => {
             let Sidecars { fds, sizes } = args.sidecars;
-            let outputs = split::Outputs::new(&args.output, args.objects, fds, sizes);
+            let dir = args.format == Format::Splitdirfdstream;
+            if dir && (fds.is_some() || sizes.is_some()) {
+                anyhow::bail!("--fds and --sizes are for the v1 format; a dir stream has --dirs");
+            }
+            if !dir && args.dirs.is_some() {
+                anyhow::bail!("--dirs is for the dir format; a v1 stream has --fds");
+            }
+            let mut outputs =
+                split::Outputs::new(&args.output, args.objects, fds, sizes).in_format(args.format);
+            if let Some(dirs) = args.dirs {
+                outputs.dirs = dirs;
+            }
             split::run(&args.tar, &outputs, quiet)
         }
         Command::Join(args) => {
@@ -320,24 +400,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             join::run(&bundle, output.as_deref(), durability, quiet)
         }
         Command::FromTarSplit(args) => {
+            let dir = args.format == Format::Splitdirfdstream;
+            if dir && (args.sidecars.fds.is_some() || args.sidecars.sizes.is_some()) {
+                anyhow::bail!("--fds and --sizes are for the v1 format; a dir stream has --dirs");
+            }
+            if !dir && args.dirs.is_some() {
+                anyhow::bail!("--dirs is for the dir format; a v1 stream has --fds");
+            }
             let fds = args.sidecars.fd_list(&args.output);
             let sizes = args.sidecars.sizes_file(&args.output);
+            let dirs = args
+                .dirs
+                .unwrap_or_else(|| dir_list::default_path(&args.output));
             let options = tarsplit::Options {
                 root: &args.root,
                 stream: &args.output,
                 fds: &fds,
                 sizes: &sizes,
                 verify: !args.no_verify,
+                format: args.format,
+                dirs: &dirs,
             };
             tarsplit::run(&args.metadata, &options, quiet)
         }
-        Command::Inspect(args) => inspect::run(&args.stream, args.json),
+        Command::Inspect(args) => inspect::run(&args.stream, args.json, args.format),
         Command::Verify(args) => {
             let bundle = args.reading.open(&args.stream, &args.sidecars)?;
             verify::run(&bundle, quiet)
         }
+        Command::Convert(args) => {
+            let bundle = args.reading.open(&args.stream, &args.sidecars)?;
+            convert::run(
+                &bundle,
+                args.to,
+                &args.output,
+                args.objects.as_deref(),
+                quiet,
+            )
+        }
         Command::Demo(args) => demo::run(args.input.as_deref(), quiet),
-        Command::DemoReceive(args) => demo::receive(&args.out),
+        Command::DemoReceive(args) => demo::receive(&args.out, args.format),
         Command::Delta(args) => update::delta(&args, quiet),
         Command::Apply(args) => update::apply(&args, quiet),
     }

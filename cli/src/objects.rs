@@ -67,9 +67,15 @@ impl ObjectStore {
     }
 
     /// The canonical directory.
-    #[cfg(test)]
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The file name (beneath [`dir`](Self::dir)) and size of object `index`.
+    pub fn object(&self, index: u64) -> Option<(&str, u64)> {
+        let at = usize::try_from(index).ok()?;
+        let name = self.paths.get(at)?.file_name()?.to_str()?;
+        Some((name, *self.sizes.get(at)?))
     }
 
     /// Object paths, by index.

@@ -63,6 +63,20 @@ impl Beneath {
         Ok(Beneath { dir })
     }
 
+    /// The root at `root` for reading a member that a consumer of splitdirfdstream could
+    /// not open by name: symbolic links and mounts are crossed, but only beneath the root.
+    ///
+    /// # Errors
+    ///
+    /// The root cannot be opened.
+    pub fn root_crossing(root: &Path) -> Result<Beneath> {
+        let dir = splitfdstream_adapters::std::Beneath::open_dir(root)
+            .with_context(|| format!("cannot open root directory {}", root.display()))?
+            .following_symlinks(true)
+            .crossing_mounts(true);
+        Ok(Beneath { dir })
+    }
+
     /// Checks, without reading it, that `relative` is a regular file beneath the root.
     ///
     /// # Errors

@@ -1,16 +1,19 @@
 //! `split`: a tar, a cpio archive or an initramfs image, plain or compressed, becomes a
-//! stream, content-addressed objects and an fd list.
+//! stream (of either format), content-addressed objects and an fd or directory list.
 
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Read};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use splitfdstream_adapters::archive::{self, cpio};
-use splitfdstream_adapters::bundle::{fd_list, sizes, BundleWriter, Durability};
+use splitfdstream_adapters::bundle::{
+    dir_list, fd_list, sizes, BundleWriter, DirBundleWriter, Durability,
+};
 use splitfdstream_adapters::decompress::{
     Compression, DecompressError, Decompressed, Segment, Segments,
 };
+use splitfdstream_adapters::Format;
 
 use crate::objects::ObjectStore;
 use crate::progress::Progress;
@@ -30,6 +33,10 @@ pub struct Outputs {
     pub fds: PathBuf,
     /// The sizes file.
     pub sizes: PathBuf,
+    /// The stream's format.
+    pub format: Format,
+    /// The directory list, for the successor format.
+    pub dirs: PathBuf,
 }
 
 impl Outputs {
@@ -51,6 +58,22 @@ impl Outputs {
             objects,
             fds: fds.unwrap_or_else(|| fd_list::default_path(stream)),
             sizes: sizes.unwrap_or_else(|| sizes::default_path(stream)),
+            format: Format::Splitfdstream,
+            dirs: dir_list::default_path(stream),
+        }
+    }
+
+    /// The same outputs in `format`.
+    pub fn in_format(mut self, format: Format) -> Outputs {
+        self.format = format;
+        self
+    }
+
+    /// The sidecar that lists the sources: the fd list, or the directory list.
+    pub fn list(&self) -> &Path {
+        match self.format {
+            Format::Splitdirfdstream => &self.dirs,
+            _ => &self.fds,
         }
     }
 }
@@ -106,6 +129,8 @@ impl<W: io::Write> archive::Sink for SplitSink<'_, W> {
 struct SplitSink<'a, W: io::Write> {
     writer: StreamWriter<W>,
     store: &'a mut ObjectStore,
+    /// Whether the stream is a splitdirfdstream.
+    dir: bool,
 }
 
 impl<W: io::Write> Sink for SplitSink<'_, W> {
@@ -115,9 +140,53 @@ impl<W: io::Write> Sink for SplitSink<'_, W> {
 
     fn content(&mut self, content: &mut dyn Read, len: u64) -> Result<()> {
         let index = self.store.add(content, len)?;
-        self.writer
-            .external(index)
-            .context("cannot write the stream")
+        let written = if self.dir {
+            // Directory 0 is the objects directory; the object's name is its file name.
+            let (name, size) = self.store.object(index).context("no such object")?;
+            self.writer.file_backed(0, size, name.as_bytes())
+        } else {
+            self.writer.external(index)
+        };
+        written.context("cannot write the stream")
+    }
+}
+
+/// The bundle being written, in either format.
+enum Bundle {
+    V1(BundleWriter),
+    Dir(DirBundleWriter),
+}
+
+impl Bundle {
+    fn create(outputs: &Outputs) -> Result<Bundle> {
+        Ok(match outputs.format {
+            Format::Splitdirfdstream => Bundle::Dir(DirBundleWriter::create_with(
+                &outputs.stream,
+                Some(&outputs.dirs),
+            )?),
+            _ => Bundle::V1(BundleWriter::create_with(
+                &outputs.stream,
+                Some(&outputs.fds),
+                Some(&outputs.sizes),
+            )?),
+        })
+    }
+
+    fn stream(&mut self) -> &mut dyn Write {
+        match self {
+            Bundle::V1(writer) => writer,
+            Bundle::Dir(writer) => writer,
+        }
+    }
+
+    fn commit(self, store: &ObjectStore) -> Result<()> {
+        match self {
+            Bundle::V1(writer) => {
+                writer.commit(store.paths(), store.sizes(), Durability::Synced)?;
+            }
+            Bundle::Dir(writer) => writer.commit(&[store.dir()], Durability::Synced)?,
+        }
+        Ok(())
     }
 }
 
@@ -131,15 +200,13 @@ impl<W: io::Write> Sink for SplitSink<'_, W> {
 /// written.
 pub fn split(input: impl Read, outputs: &Outputs) -> Result<Report> {
     // Create the outputs first, so an unwritable destination fails before any work.
-    let mut bundle =
-        BundleWriter::create_with(&outputs.stream, Some(&outputs.fds), Some(&outputs.sizes))?;
+    let mut bundle = Bundle::create(outputs)?;
     let mut store = ObjectStore::open(&outputs.objects)?;
-    match split_into(input, &mut bundle, &mut store) {
+    let dir = outputs.format == Format::Splitdirfdstream;
+    match split_into(input, bundle.stream(), &mut store, dir) {
         Ok((archive, stream, compression, segments)) => {
             // Objects on disk before a stream that names them appears.
-            let committed = store.sync().and_then(|()| {
-                Ok(bundle.commit(store.paths(), store.sizes(), Durability::Synced)?)
-            });
+            let committed = store.sync().and_then(|()| bundle.commit(&store));
             if let Err(error) = committed {
                 store.discard();
                 return Err(error);
@@ -164,15 +231,19 @@ type Split = (Archive, StreamStats, Option<Compression>, Vec<Segment>);
 
 fn split_into(
     input: impl Read,
-    bundle: &mut BundleWriter,
+    bundle: &mut dyn Write,
     store: &mut ObjectStore,
+    dir: bool,
 ) -> Result<Split> {
     let mut segments = Segments::new(input).context("cannot read the input")?;
     let is_cpio = cpio::is_cpio(segments.peek(6).context("cannot read the input")?);
-    let mut sink = SplitSink {
-        writer: StreamWriter::new(BufWriter::with_capacity(READ_BUFFER, bundle)),
-        store,
+    let buffered = BufWriter::with_capacity(READ_BUFFER, bundle);
+    let writer = if dir {
+        StreamWriter::dir(buffered)
+    } else {
+        StreamWriter::new(buffered)
     };
+    let mut sink = SplitSink { writer, store, dir };
     let (archive, compression, segments) = if is_cpio {
         let walk = cpio::walk_image(&mut segments, &mut sink)?;
         let compression = walk.segments.iter().find_map(|segment| segment.compression);
@@ -294,13 +365,18 @@ fn print_report(report: &Report, outputs: &Outputs) {
         }
     }
     eprintln!(
-        "stream {}: {} bytes ({} inline in {} chunks, {} external references); fd list {}",
+        "stream {}: {} bytes ({} inline in {} chunks, {} external references); {} {}",
         outputs.stream.display(),
         report.stream.stream_bytes,
         report.stream.inline_bytes,
         report.stream.inline_chunks,
         report.stream.external_chunks,
-        outputs.fds.display(),
+        if outputs.format == Format::Splitdirfdstream {
+            "directory list"
+        } else {
+            "fd list"
+        },
+        outputs.list().display(),
     );
     if let Archive::Tar(Walk {
         unparsed_from: Some(offset),

@@ -13,6 +13,14 @@
 //! and the fd list must record the very file that was checked, which a path through a
 //! symlink would not be. A member must be a regular file; its path is recorded only after
 //! these checks, and its size from the metadata goes to the sizes file.
+//!
+//! In the successor format (`--format dir`) the root is directory 0 and each member is
+//! referenced by its name beneath it, after the same checks. A member the consumer could
+//! not open by name (a name that is not UTF-8, which composefs refuses, or longer than the
+//! format allows; a path through a symbolic link or into another file system) travels
+//! inline instead, as containers-storage's producer sends it: read, and CRC-checked, through
+//! an open that may follow such links and cross such mounts, but still only beneath the
+//! root.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -25,8 +33,10 @@ use anyhow::{bail, ensure, Context, Result};
 use base64::Engine as _;
 use serde::Deserialize;
 
-use splitfdstream_adapters::bundle::{BundleWriter, Durability};
+use splitfdstream::dir::check_name;
+use splitfdstream_adapters::bundle::{BundleWriter, DirBundleWriter, Durability};
 use splitfdstream_adapters::decompress::Decompressed;
+use splitfdstream_adapters::Format;
 
 use crate::progress::Progress;
 use crate::regular::{self, Beneath};
@@ -65,6 +75,8 @@ pub struct Report {
     pub tar_bytes: u64,
     /// Bytes of file content checked against the metadata's CRC-64.
     pub verified_bytes: u64,
+    /// Members sent inline (successor format only).
+    pub inline_members: u64,
 }
 
 /// Options of a conversion.
@@ -80,6 +92,10 @@ pub struct Options<'a> {
     pub sizes: &'a Path,
     /// Check each file's size and CRC-64.
     pub verify: bool,
+    /// The stream's format.
+    pub format: Format,
+    /// Where the directory list goes (successor format).
+    pub dirs: &'a Path,
 }
 
 /// Converts the metadata at `metadata`.
@@ -98,12 +114,35 @@ pub fn convert(metadata: &Path, options: &Options<'_>, progress: &Progress) -> R
     let root = std::fs::canonicalize(options.root)
         .with_context(|| format!("cannot open root directory {}", options.root.display()))?;
     let beneath = Beneath::root(&root)?;
-    let mut bundle =
-        BundleWriter::create_with(options.stream, Some(options.fds), Some(options.sizes))?;
-    let mut writer = StreamWriter::new(BufWriter::with_capacity(READ_BUFFER, &mut bundle));
+    let dir = options.format == Format::Splitdirfdstream;
+    let (mut v1, mut successor) = if dir {
+        let bundle = DirBundleWriter::create_with(options.stream, Some(options.dirs))?;
+        (None, Some(bundle))
+    } else {
+        let bundle =
+            BundleWriter::create_with(options.stream, Some(options.fds), Some(options.sizes))?;
+        (Some(bundle), None)
+    };
+    let out: &mut dyn io::Write = match (&mut v1, &mut successor) {
+        (Some(bundle), _) => bundle,
+        (_, Some(bundle)) => bundle,
+        (None, None) => bail!("no bundle to write"),
+    };
+    let buffered = BufWriter::with_capacity(READ_BUFFER, out);
+    let mut writer = if dir {
+        StreamWriter::dir(buffered)
+    } else {
+        StreamWriter::new(buffered)
+    };
+    let crossing = if dir {
+        Some(Beneath::root_crossing(&root)?)
+    } else {
+        None
+    };
     let mut converter = Converter {
         root,
         beneath,
+        crossing,
         verify: options.verify,
         index_of: HashMap::new(),
         entries: Vec::new(),
@@ -120,7 +159,11 @@ pub fn convert(metadata: &Path, options: &Options<'_>, progress: &Progress) -> R
         .into_inner()
         .map_err(|error| error.into_error())
         .context("cannot write the stream")?;
-    bundle.commit(&converter.entries, &converter.sizes, Durability::Synced)?;
+    if let Some(bundle) = v1 {
+        bundle.commit(&converter.entries, &converter.sizes, Durability::Synced)?;
+    } else if let Some(bundle) = successor {
+        bundle.commit(&[&converter.root], Durability::Synced)?;
+    }
     Ok(converter.report)
 }
 
@@ -129,6 +172,8 @@ struct Converter<'a> {
     root: PathBuf,
     /// The root, opened once, that every member is resolved beneath.
     beneath: Beneath,
+    /// For the successor format: the root again, for reading members sent inline.
+    crossing: Option<Beneath>,
     verify: bool,
     /// Index of each distinct relative name.
     index_of: HashMap<PathBuf, u64>,
@@ -197,6 +242,10 @@ impl Converter<'_> {
                 };
                 let relative = member_path(&name)?;
                 let path = self.root.join(&relative);
+                if self.crossing.is_some() {
+                    self.report.tar_bytes = self.report.tar_bytes.saturating_add(entry.size);
+                    return self.named(&name, &relative, &path, &entry, writer);
+                }
                 let index = match self.index_of.get(&relative) {
                     Some(&index) => {
                         let known = usize::try_from(index)
@@ -235,6 +284,49 @@ impl Converter<'_> {
         }
     }
 
+    /// A member of a successor-format stream: referenced by name when the consumer can
+    /// open it so, else sent inline.
+    fn named(
+        &mut self,
+        name: &[u8],
+        relative: &Path,
+        path: &Path,
+        entry: &Entry,
+        writer: &mut StreamWriter<impl io::Write>,
+    ) -> Result<()> {
+        let name_bytes = relative.as_os_str().as_bytes();
+        let by_name = std::str::from_utf8(name).is_ok()
+            && check_name(name_bytes).is_ok()
+            && self.beneath.check(relative).is_ok();
+        if by_name {
+            if self.verify {
+                self.check(relative, path, entry.size, entry.payload.as_deref())?;
+            }
+            self.report.sources += 1;
+            return writer
+                .file_backed(0, entry.size, name_bytes)
+                .context("cannot write the stream");
+        }
+        let Some(crossing) = &self.crossing else {
+            bail!("no root to read {} from", path.display());
+        };
+        let mut file = crossing.open(relative)?;
+        let mut digest = CRC64.digest();
+        let progress = self.progress;
+        writer
+            .inline_data_from(entry.size, &mut file, |piece| {
+                digest.update(piece);
+                progress.inc(piece.len());
+            })
+            .with_context(|| format!("cannot send {} inline", path.display()))?;
+        self.report.inline_members += 1;
+        if self.verify {
+            self.report.verified_bytes += entry.size;
+            expect_crc(digest.finalize(), entry.payload.as_deref(), path)?;
+        }
+        Ok(())
+    }
+
     fn check(
         &mut self,
         relative: &Path,
@@ -257,29 +349,34 @@ impl Converter<'_> {
             "{} is {actual_size} bytes, the metadata says {size}",
             path.display()
         );
-        let Some(payload) = payload else {
-            bail!(
-                "no CRC-64 recorded for {}; use --no-verify to accept it unchecked",
-                path.display()
-            );
-        };
-        let expected = base64::engine::general_purpose::STANDARD
-            .decode(payload)
-            .context("file payload is not base64")?;
-        let expected: [u8; 8] = expected.try_into().map_err(|bytes: Vec<u8>| {
-            anyhow::anyhow!(
-                "file payload is {} bytes, not an 8-byte CRC-64",
-                bytes.len()
-            )
-        })?;
-        let expected = u64::from_be_bytes(expected);
-        ensure!(
-            crc == expected,
-            "CRC-64 mismatch for {}: the metadata says {expected:016x}, the file has {crc:016x}",
+        expect_crc(crc, payload, path)
+    }
+}
+
+/// Checks the CRC-64 of the content of `path` against the metadata's `payload`.
+fn expect_crc(crc: u64, payload: Option<&str>, path: &Path) -> Result<()> {
+    let Some(payload) = payload else {
+        bail!(
+            "no CRC-64 recorded for {}; use --no-verify to accept it unchecked",
             path.display()
         );
-        Ok(())
-    }
+    };
+    let expected = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .context("file payload is not base64")?;
+    let expected: [u8; 8] = expected.try_into().map_err(|bytes: Vec<u8>| {
+        anyhow::anyhow!(
+            "file payload is {} bytes, not an 8-byte CRC-64",
+            bytes.len()
+        )
+    })?;
+    let expected = u64::from_be_bytes(expected);
+    ensure!(
+        crc == expected,
+        "CRC-64 mismatch for {}: the metadata says {expected:016x}, the file has {crc:016x}",
+        path.display()
+    );
+    Ok(())
 }
 
 /// A member name as a path relative to the root: `.` and empty components dropped; an
@@ -348,6 +445,12 @@ pub fn run(metadata: &Path, options: &Options<'_>, quiet: bool) -> Result<()> {
                 " (not verified)".to_owned()
             },
         );
+        if options.format == Format::Splitdirfdstream {
+            eprintln!(
+                "{} members named beneath directory 0, {} sent inline",
+                report.sources, report.inline_members
+            );
+        }
     }
     Ok(())
 }

@@ -10,12 +10,13 @@ use std::os::unix::ffi::OsStrExt;
 
 use common::{ok, run};
 
-const SUBCOMMANDS: [&str; 6] = [
+const SUBCOMMANDS: [&str; 7] = [
     "split",
     "join",
     "from-tar-split",
     "inspect",
     "verify",
+    "convert",
     "demo",
 ];
 
@@ -261,6 +262,16 @@ fn demo_round_trips_a_generated_tree() {
         "{stdout}"
     );
     assert!(stdout.contains("/s)"), "throughput: {stdout}");
+    // The successor format: the stream and one directory, whatever the number of files.
+    assert!(
+        stdout.contains("stream + 1 directory descriptor over a Unix socket (SCM_RIGHTS)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("descriptors passed: splitfdstream 7, splitdirfdstream 2"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("in both formats"), "{stdout}");
     // Nothing left behind in the working directory.
     assert!(common::names(work.path()).is_empty());
 }
@@ -317,6 +328,11 @@ fn demo_with_more_sources_than_open_files_joins_from_paths() {
     );
     assert!(
         stdout.contains("200 sources are more than this process may open at once"),
+        "{stdout}"
+    );
+    // The successor format passes its 200 files as one directory.
+    assert!(
+        stdout.contains("descriptors passed: splitfdstream none (too many to pass; rebuilt from paths), splitdirfdstream 2"),
         "{stdout}"
     );
     assert!(stdout.contains("identical"), "{stdout}");

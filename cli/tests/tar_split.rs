@@ -172,7 +172,7 @@ fn a_resized_or_missing_file_is_an_error() {
             "-o",
             "s.sfd",
         ],
-        &["line 4: big: No such file"],
+        &["line 4", "big: No such file"],
     );
     assert!(!dir.join("s.sfd").exists());
 }
@@ -369,4 +369,117 @@ fn the_sizes_file_catches_a_changed_member() {
         convert,
         &["root/a is named again with 4 bytes, after 3 bytes"],
     );
+}
+
+/// `--format dir`: the root is directory 0 and members are named beneath it; the member
+/// whose name is not UTF-8 and the ones reached through a symbolic link travel inline; the
+/// reference implementation rebuilds the same tar from the root.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_dir_format_names_members_beneath_the_root_or_sends_them_inline() {
+    use composefs_splitdirfdstream as reference;
+    use std::os::fd::AsFd;
+
+    if !have_tools("the_dir_format_names_members_beneath_the_root_or_sends_them_inline") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    layer(dir);
+    // etc/ reached through a symbolic link that stays beneath the root: the consumer's
+    // policy would follow it, ours refuses to name a file that is not at its real path.
+    fs::rename(dir.join("root/etc"), dir.join("root/real-etc")).unwrap();
+    std::os::unix::fs::symlink("real-etc", dir.join("root/etc")).unwrap();
+    let tar = fs::read(dir.join("layer.tar")).unwrap();
+
+    let out = run_ok_stderr(
+        dir,
+        &[
+            "from-tar-split",
+            "--format",
+            "dir",
+            "layer.json.gz",
+            "--root",
+            "root",
+            "-o",
+            "s.sdfs",
+        ],
+    );
+    assert!(
+        out.contains("named beneath directory 0, 3 sent inline"),
+        "{out}"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("s.sdfs.dirs")).unwrap(),
+        "root\n"
+    );
+    assert!(!dir.join("s.sdfs.fds").exists());
+    ok(dir, ["join", "s.sdfs", "-o", "joined.tar"]);
+    assert!(fs::read(dir.join("joined.tar")).unwrap() == tar);
+
+    // Named members by their path beneath the root; the others inline, CRC-checked.
+    let json = common::inspect_json(dir, "s.sdfs");
+    let names: Vec<&str> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| file["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"big") && names.contains(&"n".repeat(140).as_str()));
+    assert!(names
+        .iter()
+        .all(|name| !name.starts_with("etc") && !name.starts_with("caf")));
+    assert_eq!(json["max_dir_index"], 0);
+    assert!(json["inline_chunks"].as_u64().unwrap() >= 3);
+
+    let stream = fs::read(dir.join("s.sdfs")).unwrap();
+    let root = fs::File::open(dir.join("root")).unwrap();
+    let mut rebuilt = Vec::new();
+    reference::reconstruct(&stream[..], &[root.as_fd()], &mut rebuilt).unwrap();
+    assert!(rebuilt == tar);
+
+    // A member sent inline is still checked against its CRC-64.
+    fs::write(dir.join("root/real-etc/config"), b"key = VALUE\n").unwrap();
+    fails(
+        dir,
+        [
+            "from-tar-split",
+            "--format",
+            "dir",
+            "layer.json.gz",
+            "--root",
+            "root",
+            "-o",
+            "t.sdfs",
+        ],
+        &["CRC-64 mismatch", "config"],
+    );
+    assert!(!dir.join("t.sdfs").exists() && !dir.join("t.sdfs.dirs").exists());
+    // A symbolic link that leaves the root is never followed, even to send inline.
+    fs::remove_file(dir.join("root/etc")).unwrap();
+    std::os::unix::fs::symlink(dir.join("root/real-etc"), dir.join("root/etc")).unwrap();
+    fails(
+        dir,
+        [
+            "from-tar-split",
+            "--format",
+            "dir",
+            "layer.json.gz",
+            "--root",
+            "root",
+            "-o",
+            "t.sdfs",
+        ],
+        &["etc/con"],
+    );
+    assert!(!dir.join("t.sdfs").exists() && !dir.join("t.sdfs.dirs").exists());
+}
+
+/// Runs the command, asserting success; returns stderr.
+#[cfg(target_os = "linux")]
+fn run_ok_stderr(dir: &Path, args: &[&str]) -> String {
+    let output = common::run(dir, args);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{args:?}: {stderr}");
+    stderr
 }

@@ -225,6 +225,14 @@ pub enum BundleError {
         /// The driver's error.
         error: crate::std::Error,
     },
+    /// Conversion to the other format failed: the stream is malformed, or a source is
+    /// missing, cannot be named in the other format, or cannot be examined.
+    Convert {
+        /// The stream's path.
+        stream: PathBuf,
+        /// Why.
+        error: io::Error,
+    },
 }
 
 fn plural(count: usize, one: &'static str, many: &'static str) -> &'static str {
@@ -261,6 +269,7 @@ impl fmt::Display for BundleError {
             BundleError::Output(error) => error.fmt(f),
             BundleError::Write { path, .. } => write!(f, "cannot write {}", path.display()),
             BundleError::Rebuild { stream, .. } => write!(f, "cannot rebuild {}", stream.display()),
+            BundleError::Convert { stream, .. } => write!(f, "cannot convert {}", stream.display()),
         }
     }
 }
@@ -270,7 +279,8 @@ impl ::std::error::Error for BundleError {
         match self {
             BundleError::Stream { error, .. }
             | BundleError::Read { error, .. }
-            | BundleError::Write { error, .. } => Some(error),
+            | BundleError::Write { error, .. }
+            | BundleError::Convert { error, .. } => Some(error),
             BundleError::Rebuild { error, .. } => Some(error),
             BundleError::Line { error, .. } => Some(error),
             BundleError::Output(error) => error.source(),
@@ -290,7 +300,8 @@ impl From<BundleError> for io::Error {
         let kind = match &error {
             BundleError::Stream { error, .. }
             | BundleError::Read { error, .. }
-            | BundleError::Write { error, .. } => error.kind(),
+            | BundleError::Write { error, .. }
+            | BundleError::Convert { error, .. } => error.kind(),
             BundleError::Rebuild { error, .. } => error.kind(),
             BundleError::Output(error) => error.io_error().kind(),
             BundleError::Line { .. } | BundleError::Count { .. } => io::ErrorKind::InvalidData,

@@ -10,7 +10,8 @@
 //!
 //! [`Bundle`] reads a bundle and rebuilds the original bytes into a file path, a writer
 //! or (with the `fd` feature) a descriptor, each source checked against its size when there
-//! is a sizes file; [`BundleWriter`] writes one. Every file either appears complete or not
+//! is a sizes file; [`BundleWriter`] writes one, [`DirBundleWriter`] one of the successor
+//! format (the stream and `STREAM.dirs`). Every file either appears complete or not
 //! at all ([`Output`]): a failed or killed writer leaves no partial file behind, and a
 //! previous file at the same path stays as it was.
 //!
@@ -37,6 +38,7 @@
 //! Errors are typed ([`BundleError`]) and name the file at fault and, for a sidecar, the
 //! line.
 
+mod convert;
 pub mod dir_list;
 mod error;
 pub mod fd_list;
@@ -44,11 +46,13 @@ mod output;
 mod rebuild;
 pub mod sizes;
 mod write;
+mod write_dirs;
 
 pub use error::{BundleError, LineError, LineProblem, OutputError, OutputStep, Sidecar};
 pub use output::{sync_directory, Durability, Output};
 pub use rebuild::Bundle;
 pub use write::BundleWriter;
+pub use write_dirs::DirBundleWriter;
 
 use ::std::path::{Path, PathBuf};
 

@@ -16,6 +16,7 @@
 //! output failed, and where; it converts to [`std::io::Error`] (kind `InvalidData` for
 //! format errors), so `?` works in functions returning `io::Result`.
 
+mod dir_writer;
 mod error;
 mod reader;
 mod reconstruct;
@@ -27,6 +28,7 @@ pub(crate) mod steps;
 pub mod update;
 mod writer;
 
+pub use dir_writer::DirWriter;
 pub use error::{Error, SourceFailure, SourceFault};
 pub use reader::{Reader, DEFAULT_BUFFER_LEN};
 pub use reconstruct::{reconstruct, reconstruct_as};

@@ -390,6 +390,7 @@ mod beneath {
     pub struct Beneath {
         dir: OwnedFd,
         symlinks: bool,
+        mounts: bool,
     }
 
     /// Resolution that stays beneath the directory, on its file system, without magic links.
@@ -415,6 +416,7 @@ mod beneath {
             Beneath {
                 dir,
                 symlinks: true,
+                mounts: false,
             }
         }
 
@@ -426,12 +428,25 @@ mod beneath {
             self
         }
 
+        /// Whether a name may cross into another file system mounted beneath the directory
+        /// (not by default). Resolution still never leaves the directory: this is for a
+        /// producer that reads such a file itself, where a consumer with the default
+        /// resolution would refuse it.
+        #[must_use]
+        pub fn crossing_mounts(mut self, cross: bool) -> Beneath {
+            self.mounts = cross;
+            self
+        }
+
         fn resolve(&self) -> ResolveFlags {
-            if self.symlinks {
-                CONFINED
-            } else {
-                CONFINED | ResolveFlags::NO_SYMLINKS
+            let mut resolve = CONFINED;
+            if !self.symlinks {
+                resolve |= ResolveFlags::NO_SYMLINKS;
             }
+            if self.mounts {
+                resolve.remove(ResolveFlags::NO_XDEV);
+            }
+            resolve
         }
 
         fn walk(
