@@ -48,6 +48,9 @@ pub struct Reconstructor<R, S> {
     /// The rest of an inline piece that did not fit the caller's buffer.
     inline: Range<usize>,
     done: bool,
+    /// An error met after a read had already filled part of the caller's buffer: it is
+    /// returned by the next read.
+    failed: Option<Error>,
 }
 
 impl<R: io::Read, S: Sources> Reconstructor<R, S> {
@@ -67,6 +70,7 @@ impl<R: io::Read, S: Sources> Reconstructor<R, S> {
             buf,
             inline: 0..0,
             done: false,
+            failed: None,
         }
     }
 
@@ -105,7 +109,9 @@ impl<R: io::Read, S: Sources> Reconstructor<R, S> {
         n
     }
 
-    fn read_rebuilt(&mut self, out: &mut [u8]) -> Result<usize, Error> {
+    /// Hands out the next piece of the rebuilt bytes into `out`; 0 at the end, or when
+    /// the stream must be read and `may_read_stream` is false.
+    fn read_rebuilt(&mut self, out: &mut [u8], may_read_stream: bool) -> Result<usize, Error> {
         loop {
             if !self.inline.is_empty() {
                 return Ok(self.inline_into(out));
@@ -114,6 +120,8 @@ impl<R: io::Read, S: Sources> Reconstructor<R, S> {
                 return Ok(0);
             }
             match self.rebuild.step(&self.buf, out.len())? {
+                // Asked again on the next call: nothing was consumed.
+                Step::ReadStream if !may_read_stream => return Ok(0),
                 Step::ReadStream => {
                     let target = self.rebuild.refill_target(&mut self.buf);
                     let n =
@@ -152,6 +160,25 @@ impl<R: io::Read, S: Sources> io::Read for Reconstructor<R, S> {
         if out.is_empty() {
             return Ok(0);
         }
-        Ok(self.read_rebuilt(out)?)
+        if let Some(error) = self.failed.take() {
+            return Err(error.into());
+        }
+        // Fill the buffer across chunks (a tar header and a small file are a few hundred
+        // bytes each, and a caller writes what each read returns), but never wait for more
+        // stream once there is something to return.
+        let mut filled = 0;
+        while filled < out.len() {
+            let rest = out.get_mut(filled..).unwrap_or_default();
+            match self.read_rebuilt(rest, filled == 0) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(error) if filled > 0 => {
+                    self.failed = Some(error);
+                    break;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(filled)
     }
 }
