@@ -87,6 +87,9 @@ pub struct PathSources {
     #[cfg(unix)]
     settings: Settings,
     state: Mutex<State>,
+    /// Looks up sizes for random access, relative to the last directory.
+    #[cfg(unix)]
+    sizes: Mutex<Option<Opener>>,
 }
 
 /// What [`PathSources`] holds while in use.
@@ -207,6 +210,8 @@ impl PathSources {
                 io_uring: true,
             },
             state: Mutex::new(State::default()),
+            #[cfg(unix)]
+            sizes: Mutex::new(None),
         }
     }
 
@@ -459,9 +464,17 @@ impl Sources for PathSources {
             return Ok(None);
         };
         let path = &self.paths[at];
-        let metadata =
-            ::std::fs::metadata(path).map_err(|error| super::policy::named(path, error))?;
-        Ok(metadata.is_file().then_some(metadata.len()))
+        #[cfg(unix)]
+        {
+            let mut sizes = self.sizes.lock().unwrap_or_else(PoisonError::into_inner);
+            sizes.get_or_insert_with(Opener::new).regular_size(path)
+        }
+        #[cfg(not(unix))]
+        {
+            let metadata =
+                ::std::fs::metadata(path).map_err(|error| super::policy::named(path, error))?;
+            Ok(metadata.is_file().then_some(metadata.len()))
+        }
     }
 
     fn path(&self, reference: SourceRef<'_>) -> Option<&Path> {

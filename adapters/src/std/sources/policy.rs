@@ -246,6 +246,29 @@ mod unix {
             Some(opened)
         }
 
+        /// The size of the regular file at `path` (`None` for anything else), found with a
+        /// `stat` relative to the directory of the last path when they share it: one
+        /// name to resolve rather than the whole path.
+        pub(crate) fn regular_size(&mut self, path: &Path) -> io::Result<Option<u64>> {
+            use rustix::fs::AtFlags;
+
+            let stat = match split(path).filter(|&(parent, _)| self.enter_dir(parent)) {
+                Some((_, name)) => match &self.dir {
+                    Some((_, dir)) => rustix::io::retry_on_intr(|| {
+                        rustix::fs::statat(dir, name, AtFlags::empty())
+                    }),
+                    None => rustix::io::retry_on_intr(|| rustix::fs::stat(path)),
+                },
+                None => rustix::io::retry_on_intr(|| rustix::fs::stat(path)),
+            }
+            .map_err(|error| named(path, error.into()))?;
+            Ok(
+                (FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile)
+                    .then(|| u64::try_from(stat.st_size).ok())
+                    .flatten(),
+            )
+        }
+
         /// Makes `dir` the directory that names are opened in; `false` if it cannot be
         /// opened.
         fn enter_dir(&mut self, dir: &Path) -> bool {
