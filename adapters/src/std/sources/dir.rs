@@ -14,6 +14,7 @@ use splitfdstream::dir::{self, check_name, Chunk, Chunks};
 
 #[cfg(unix)]
 use super::ahead::{default_helpers, OpenAhead, ReadAhead, Settings};
+use super::held::Held;
 use super::path::{PathSource, DEFAULT_OPEN_AHEAD, DEFAULT_OPEN_FILES};
 #[cfg(unix)]
 use super::policy::Result as OpenResult;
@@ -139,10 +140,8 @@ pub struct DirSources {
 /// What [`DirSources`] holds while in use.
 #[derive(Default)]
 struct State {
-    /// The source handed out last.
-    current: Option<(Key, PathSource)>,
-    /// Files opened when used, most recently used last.
-    opened: Vec<(Key, PathSource)>,
+    /// The source handed out last and the files opened when used.
+    held: Held<Key>,
     /// The position in the announced order of the next reference expected.
     next: usize,
     #[cfg(unix)]
@@ -360,11 +359,7 @@ impl DirSources {
     /// out last.
     pub fn open_files(&self) -> usize {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let current = state.current.as_ref().filter(|(key, source)| {
-            source.is_open() && !state.opened.iter().any(|(cached, _)| cached == key)
-        });
-        let cached = state.opened.iter().filter(|(_, s)| s.is_open());
-        cached.count() + usize::from(current.is_some())
+        state.held.open_files()
     }
 
     /// Stops the helpers and closes every file held.
@@ -375,15 +370,10 @@ impl DirSources {
     /// The source of `dir`/`name` for a new use, or `again` for the one in use.
     fn lookup(&self, dir: u32, name: &[u8], again: bool) -> io::Result<PathSource> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, source)) = state
-            .current
-            .as_ref()
-            .filter(|(key, _)| again && key.is(dir, name))
-        {
-            return Ok(source.clone());
+        if let Some(source) = state.held.again(|last| again && last.is(dir, name)) {
+            return Ok(source);
         }
-        // Let go of the last source first, so that its batch's buffer can be reused.
-        state.current = None;
+        state.held.release();
         let ahead = match self.announced(&mut state, dir, name) {
             Some(at) => self.take_ahead(&mut state, at),
             None => None,
@@ -396,7 +386,7 @@ impl DirSources {
             dir,
             name: name.into(),
         };
-        state.current = Some((key, source.clone()));
+        state.held.hand_out(key, &source);
         Ok(source)
     }
 
@@ -433,23 +423,16 @@ impl DirSources {
     /// Opens `dir`/`name` on this thread, keeping it among the files opened when used
     /// (found there again if it is).
     fn open_now(&self, state: &mut State, dir: u32, name: &[u8]) -> io::Result<PathSource> {
-        if let Some(found) = state.opened.iter().position(|(key, _)| key.is(dir, name)) {
-            let entry = state.opened.remove(found);
-            let source = entry.1.clone();
-            state.opened.push(entry);
+        if let Some(source) = state.held.find(|key| key.is(dir, name)) {
             return Ok(source);
         }
         let (opened, _) = DirOpener::new(Arc::clone(&self.dirs)).open(dir, name)?;
         let source = PathSource::from_file(opened.into_blocking());
-        if state.opened.len() >= self.cache_capacity {
-            // Close before keeping another open, so the count never exceeds the capacity.
-            state.opened.remove(0);
-        }
         let key = Key {
             dir,
             name: name.into(),
         };
-        state.opened.push((key, source.clone()));
+        state.held.keep(key, &source, self.cache_capacity);
         Ok(source)
     }
 

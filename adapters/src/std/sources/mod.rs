@@ -11,6 +11,7 @@
 #[cfg(unix)]
 mod ahead;
 mod dir;
+mod held;
 mod path;
 pub(crate) mod policy;
 mod read_at;

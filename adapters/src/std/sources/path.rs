@@ -15,6 +15,7 @@ use splitfdstream::FdIndex;
 
 #[cfg(unix)]
 use super::ahead::{default_helpers, ReadAhead, Settings};
+use super::held::Held;
 use super::policy::Opener;
 use super::{slot, ReadAt, Sources};
 use crate::drive::len_u64;
@@ -95,10 +96,8 @@ pub struct PathSources {
 /// What [`PathSources`] holds while in use.
 #[derive(Default)]
 struct State {
-    /// The source handed out last.
-    current: Option<(usize, PathSource)>,
-    /// Files opened for references out of order, most recently used last.
-    opened: Vec<(usize, PathSource)>,
+    /// The source handed out last and the files opened out of order.
+    held: Held<usize>,
     #[cfg(unix)]
     ahead: Option<ReadAhead>,
 }
@@ -319,48 +318,32 @@ impl PathSources {
     /// or without read ahead, and the one handed out last.
     pub fn open_files(&self) -> usize {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let current = state.current.as_ref().filter(|(at, source)| {
-            source.is_open() && !state.opened.iter().any(|(cached, _)| cached == at)
-        });
-        state.opened.iter().filter(|(_, s)| s.is_open()).count() + usize::from(current.is_some())
+        state.held.open_files()
     }
 
     /// Opens source `at` on this thread, keeping it among the files opened out of order.
     fn open_now(&self, state: &mut State, at: usize) -> io::Result<PathSource> {
         let (opened, _) = Opener::new().open(&self.paths[at])?;
         let source = PathSource::from_file(opened.into_blocking());
-        if state.opened.len() >= self.cache_capacity {
-            // Close before keeping another open, so the count never exceeds the capacity.
-            state.opened.remove(0);
-        }
-        state.opened.push((at, source.clone()));
+        state.held.keep(at, &source, self.cache_capacity);
         Ok(source)
     }
 
     /// Source `at` for a new use, or `again` for the one in use.
     fn lookup(&self, at: usize, again: bool) -> io::Result<PathSource> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, source)) = state
-            .current
-            .as_ref()
-            .filter(|(last, _)| again && *last == at)
-        {
-            return Ok(source.clone());
+        if let Some(source) = state.held.again(|last| again && *last == at) {
+            return Ok(source);
         }
-        // Let go of the last source first, so that its batch's buffer can be reused.
-        state.current = None;
-        if let Some(found) = state.opened.iter().position(|(cached, _)| *cached == at) {
-            let entry = state.opened.remove(found);
-            state.opened.push(entry);
-        }
-        let source = match state.opened.last().filter(|(cached, _)| *cached == at) {
-            Some((_, source)) => source.clone(),
+        state.held.release();
+        let source = match state.held.find(|cached| *cached == at) {
+            Some(source) => source,
             None => match self.take_ahead(&mut state, at) {
                 Some(source) => source?,
                 None => self.open_now(&mut state, at)?,
             },
         };
-        state.current = Some((at, source.clone()));
+        state.held.hand_out(at, &source);
         Ok(source)
     }
 
